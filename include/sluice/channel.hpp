@@ -1,0 +1,213 @@
+// sluice/channel.hpp - typed channels: rendezvous, bounded, lossy and unbounded.
+//
+// A channel<T> is a copyable handle; copies share one channel, which lives until the last
+// handle (or alternation clause holding one) is gone; then the values still buffered in it
+// are destroyed, exactly once.
+//
+//   channel<T> c;                              rendezvous: send completes when a receiver took it
+//   channel<T> c(64);                          bounded FIFO of 64; send blocks while full
+//   channel<T> c(64, overflow::drop_oldest);   lossy: a full send evicts the oldest item
+//   channel<T> c(64, overflow::drop_newest);   lossy: a full send returns full, value kept
+//   channel<T> c(sluice::unbounded);           grows by 31-slot segments; send never blocks
+//
+// Blocking (see each function): send/recv block; try_* never block; *_for/*_until block at
+// most until their deadline (any clock; a zero or past deadline does not block at all) and
+// report timeout within a few milliseconds of it. close() never blocks.
+//
+// Thread-safety: every member function may be called from any number of threads at once.
+//
+// Memory ordering: for any threads X and Y, any action X takes before a send returns ok is
+// visible to Y after Y's receive returns that value. close() happens before any operation
+// that reports closed because of it.
+//
+// Values: a send that does not return ok leaves the caller's object untouched (not moved
+// from; an lvalue is copied only on success). A value whose send returned ok is received
+// exactly once, or destroyed exactly once with the channel. T must be move-constructible;
+// it need not be default-constructible or copyable. T's move constructor should not throw.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "sluice/internal/buffered.hpp"
+#include "sluice/internal/chan.hpp"
+#include "sluice/internal/list.hpp"
+#include "sluice/internal/ring.hpp"
+#include "sluice/internal/zero.hpp"
+#include "sluice/policy.hpp"
+#include "sluice/recv_result.hpp"
+#include "sluice/status.hpp"
+
+namespace sluice {
+
+template <class T>
+class channel;
+
+namespace internal {
+template <class T>
+chan<T>* core_of(const channel<T>& c) noexcept;
+}
+
+template <class T>
+class channel {
+  static_assert(std::is_move_constructible_v<T>, "channel<T> needs a move-constructible T");
+  static_assert(!std::is_reference_v<T> && std::is_same_v<T, std::remove_cv_t<T>>,
+                "channel<T> carries values: T must not be a reference or cv-qualified");
+
+ public:
+  using value_type = T;
+
+  // Rendezvous (capacity 0).
+  channel() : core_(std::make_shared<internal::zero_chan<T>>()) {}
+
+  // capacity 0: rendezvous (the policy is ignored). Otherwise a bounded FIFO of `capacity`.
+  explicit channel(std::size_t capacity, overflow policy = overflow::block) : core_(make(capacity, policy)) {}
+
+  explicit channel(unbounded_t)
+      : core_(std::make_shared<internal::buffered_chan<T, internal::list<T>>>(overflow::block)) {}
+
+  // Blocks until the value is delivered (rendezvous) or buffered. ok | closed.
+  template <class U>
+  status send(U&& value) {
+    return send_with(std::forward<U>(value), internal::deadline::never());
+  }
+
+  // Never blocks. ok | full (no room; rendezvous: no receiver waiting) | closed.
+  template <class U>
+  status try_send(U&& value) {
+    return send_with(std::forward<U>(value), internal::deadline::now());
+  }
+
+  // Blocks at most `timeout`. ok | timeout | closed.
+  template <class U, class Rep, class Period>
+  status send_for(U&& value, std::chrono::duration<Rep, Period> timeout) {
+    return timed(send_with(std::forward<U>(value), internal::deadline::after(timeout)));
+  }
+
+  // Blocks at most until `deadline` (any clock). ok | timeout | closed.
+  template <class U, class Clock, class Dur>
+  status send_until(U&& value, std::chrono::time_point<Clock, Dur> deadline) {
+    return timed(send_with(std::forward<U>(value), internal::deadline::at(deadline)));
+  }
+
+  // Blocks until a value arrives or the channel is closed and drained. ok | closed.
+  recv_result<T> recv() { return recv_with(internal::deadline::never()); }
+
+  // Never blocks. ok | empty (nothing buffered; rendezvous: no sender waiting) | closed.
+  recv_result<T> try_recv() { return recv_with(internal::deadline::now()); }
+
+  // Blocks at most `timeout`. ok | timeout | closed.
+  template <class Rep, class Period>
+  recv_result<T> recv_for(std::chrono::duration<Rep, Period> timeout) {
+    return timed(recv_with(internal::deadline::after(timeout)));
+  }
+
+  // Blocks at most until `deadline` (any clock). ok | timeout | closed.
+  template <class Clock, class Dur>
+  recv_result<T> recv_until(std::chrono::time_point<Clock, Dur> deadline) {
+    return timed(recv_with(internal::deadline::at(deadline)));
+  }
+
+  // Closes both directions; idempotent; never blocks. Wakes every blocked sender (closed,
+  // value kept) and receiver. Buffered items can still be received; then recv reports closed.
+  void close() noexcept { core_->close(); }
+  bool is_closed() const noexcept { return core_->is_closed(); }
+
+  // Items buffered now: a snapshot, stale as soon as it returns. 0 for a rendezvous.
+  std::size_t size() const noexcept { return core_->size(); }
+  // 0 for a rendezvous, SIZE_MAX for unbounded.
+  std::size_t capacity() const noexcept { return core_->capacity(); }
+
+  // Two handles are equal when they share one channel.
+  friend bool operator==(const channel& a, const channel& b) noexcept { return a.core_ == b.core_; }
+
+  // `for (T v : ch)` receives (blocking) until the channel is closed and drained.
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = T*;
+    using reference = T&;
+
+    iterator() = default;
+    explicit iterator(channel* c) : ch_(c) { ++*this; }
+    T& operator*() { return *cur_; }
+    T* operator->() { return &*cur_; }
+    iterator& operator++() {
+      cur_.reset();
+      if (ch_->core_->recv(cur_, internal::deadline::never()) != status::ok) ch_ = nullptr;
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.ch_ == b.ch_; }
+
+   private:
+    channel* ch_ = nullptr;
+    std::optional<T> cur_;
+  };
+  iterator begin() { return iterator(this); }
+  iterator end() { return iterator(); }
+
+ private:
+  friend internal::chan<T>* internal::core_of<T>(const channel<T>&) noexcept;
+
+  static std::shared_ptr<internal::chan<T>> make(std::size_t capacity, overflow policy) {
+    if (capacity == 0) return std::make_shared<internal::zero_chan<T>>();
+    if (capacity > (std::size_t{1} << 62)) throw std::length_error("sluice::channel: capacity too large");
+    return std::make_shared<internal::buffered_chan<T, internal::ring<T>>>(policy, capacity);
+  }
+
+  template <class U>
+  status send_with(U&& value, const internal::deadline& d) {
+    using V = std::remove_cvref_t<U>;
+    if constexpr (std::is_same_v<V, T>) {
+      if constexpr (std::is_lvalue_reference_v<U> || std::is_const_v<std::remove_reference_t<U>>) {
+        return core_->send(internal::source<T>::copying(value), d);
+      } else {
+        return core_->send(internal::source<T>::moving(value), d);
+      }
+    } else {
+      // Another type: convert first. When T can be built from a const U&, the caller's
+      // object is only read, so it is untouched whatever the result.
+      static_assert(std::is_constructible_v<T, U&&>, "channel<T>::send: value is not convertible to T");
+      if constexpr (std::is_constructible_v<T, const V&>) {
+        T tmp(static_cast<const V&>(value));
+        return core_->send(internal::source<T>::moving(tmp), d);
+      } else {
+        T tmp(std::forward<U>(value));
+        return core_->send(internal::source<T>::moving(tmp), d);
+      }
+    }
+  }
+
+  recv_result<T> recv_with(const internal::deadline& d) {
+    std::optional<T> out;
+    status s = core_->recv(out, d);
+    return recv_result<T>(s, std::move(out));
+  }
+
+  static status timed(status s) noexcept { return s == status::full ? status::timeout : s; }
+  static recv_result<T> timed(recv_result<T>&& r) noexcept {
+    if (r.status() == status::empty) return recv_result<T>(status::timeout);
+    return std::move(r);
+  }
+
+  std::shared_ptr<internal::chan<T>> core_;
+};
+
+namespace internal {
+template <class T>
+chan<T>* core_of(const channel<T>& c) noexcept {
+  return c.core_.get();
+}
+}  // namespace internal
+
+}  // namespace sluice

@@ -1,0 +1,41 @@
+// sluice/internal/backoff.hpp - bounded exponential backoff for retry loops.
+//
+// After crossbeam-utils' Backoff: `spin()` for a lost CAS (short pause bursts), `snooze()`
+// while waiting for another thread's progress (pauses, then sched_yield so that on an
+// oversubscribed machine the thread we wait for gets the core), `completed()` when it is
+// time to stop retrying and park instead.
+#pragma once
+
+#include <thread>
+
+#include "sluice/internal/config.hpp"
+
+namespace sluice::internal {
+
+class backoff {
+ public:
+  static constexpr unsigned spin_limit = 6;    // 2^6 pauses per burst at most
+  static constexpr unsigned yield_limit = 10;  // then up to 4 yields
+
+  void spin() noexcept {
+    for (unsigned i = 0; i < (1u << (step_ < spin_limit ? step_ : spin_limit)); ++i) cpu_relax();
+    if (step_ <= spin_limit) ++step_;
+  }
+
+  void snooze() noexcept {
+    if (step_ <= spin_limit) {
+      for (unsigned i = 0; i < (1u << step_); ++i) cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+    if (step_ <= yield_limit) ++step_;
+  }
+
+  bool completed() const noexcept { return step_ > yield_limit; }
+  void reset() noexcept { step_ = 0; }
+
+ private:
+  unsigned step_ = 0;
+};
+
+}  // namespace sluice::internal

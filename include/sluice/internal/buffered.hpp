@@ -1,0 +1,176 @@
+// sluice/internal/buffered.hpp - blocking, closing and alternation for buffered flavors.
+//
+// Wraps a lock-free buffer (ring<T> or list<T>) with the parts that need waiting: a blocked
+// sender or receiver spins on the buffer first, then publishes an offer on a wait list, re-
+// checks the buffer, and parks. The buffer's fast paths take no lock and make no syscall.
+//
+// Invariants (after crossbeam-channel's array/list flavors with their SyncWaker):
+//   - No lost wakeup: a waiter links its offer, then (fence) re-checks the buffer; a thread
+//     that pushes or pops first changes the buffer, then (fence) reads the waiter count. The
+//     two seq_cst fences make at least one of them see the other (Dekker).
+//   - A claim on a buffered channel carries no value: it means "the buffer changed for you,
+//     try again". The woken owner retries its operation (and re-parks if another thread won).
+//   - `lock_` guards both wait lists; under it we only link, unlink and CAS waiter states.
+//     Threads are unparked after it is released.
+//   - close() sets the buffer's closed bit first, then claims every waiter with `closed`;
+//     buffered items stay receivable.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+
+#include "sluice/internal/backoff.hpp"
+#include "sluice/internal/chan.hpp"
+#include "sluice/internal/spin_mutex.hpp"
+#include "sluice/internal/waitq.hpp"
+#include "sluice/policy.hpp"
+
+namespace sluice::internal {
+
+template <class T, class Buffer>
+class buffered_chan final : public chan<T> {
+ public:
+  template <class... A>
+  explicit buffered_chan(overflow policy, A&&... a) : policy_(policy), buf_(std::forward<A>(a)...) {}
+
+  status send(const source<T>& src, const deadline& d) override {
+    backoff b;
+    for (;;) {
+      status s = push(src);
+      if (s != status::full || policy_ != overflow::block) return s;
+      if (d.is_now()) return status::full;
+      if (!b.completed()) {
+        b.snooze();
+        continue;
+      }
+      if (!wait_for(senders_, d, [this] { return buf_.can_push(); })) {
+        s = push(src);  // one last try at the deadline
+        return s == status::full ? status::timeout : s;
+      }
+    }
+  }
+
+  status recv(std::optional<T>& out, const deadline& d) override {
+    backoff b;
+    for (;;) {
+      status s = pop(out);
+      if (s != status::empty) return s;
+      if (d.is_now()) return status::empty;
+      if (!b.completed()) {
+        b.snooze();
+        continue;
+      }
+      if (!wait_for(receivers_, d, [this] { return buf_.can_pop(); })) {
+        s = pop(out);  // one last try at the deadline
+        return s == status::empty ? status::timeout : s;
+      }
+    }
+  }
+
+  void close() noexcept override {
+    if (!buf_.close()) return;
+    lock_.lock();
+    offer* chain = senders_.claim_all(status::closed, nullptr);
+    chain = receivers_.claim_all(status::closed, chain);
+    lock_.unlock();
+    waitq::wake_all(chain);
+  }
+
+  bool is_closed() const noexcept override { return buf_.is_closed(); }
+  std::size_t size() const noexcept override { return buf_.size(); }
+  std::size_t capacity() const noexcept override { return buf_.capacity(); }
+
+  void enlist(offer* o, bool sending) override {
+    {
+      std::lock_guard<spin_mutex> g(lock_);
+      (sending ? senders_ : receivers_).push_back(o);
+    }
+    // Pairs with the fence in notify(): the caller's ready() re-check cannot miss a change
+    // whose author did not see this offer.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  void delist(offer* o, bool sending) override {
+    std::lock_guard<spin_mutex> g(lock_);
+    (sending ? senders_ : receivers_).remove(o);
+  }
+  bool ready(const waiter*, bool sending) override { return sending ? buf_.can_push() : buf_.can_pop(); }
+  bool hands_off() const noexcept override { return false; }
+
+ private:
+  // Push honouring the overflow policy; wakes one blocked receiver on success.
+  status push(const source<T>& src) {
+    for (;;) {
+      status s = buf_.try_push(src);
+      if (s == status::ok) {
+        notify(receivers_);
+        return s;
+      }
+      if (s != status::full || policy_ != overflow::drop_oldest) return s;
+      std::optional<T> evicted;  // destroyed here: the oldest item is dropped
+      buf_.try_pop(evicted);
+    }
+  }
+
+  // Pop; wakes one blocked sender on success.
+  status pop(std::optional<T>& out) {
+    status s = buf_.try_pop(out);
+    if (s == status::ok) notify(senders_);
+    return s;
+  }
+
+  // Wake one waiter of `q`, if any. When nobody waits this is a fence, a load and a branch.
+  void notify(waitq& q) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in wait_for / enlist
+    if (q.count() == 0) return;
+    lock_.lock();
+    offer* o = q.claim_one();
+    lock_.unlock();
+    if (o) o->owner->unpark();
+  }
+
+  // Publish an offer on `q`, re-check `ready`, park until claimed or the deadline. Returns
+  // true when the caller should retry, false on timeout (offer withdrawn, nothing claimed).
+  template <class Ready>
+  bool wait_for(waitq& q, const deadline& d, Ready ready) {
+    waiter w;
+    w.prepare();
+    offer o{&w, 0, nullptr};
+    {
+      std::lock_guard<spin_mutex> g(lock_);
+      q.push_back(&o);
+    }
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in notify()
+    bool claimed;
+    if (ready()) {
+      claimed = !w.try_abort();
+    } else if (w.park(d)) {
+      return true;  // claimed and unparked
+    } else {
+      claimed = !w.try_abort();
+      if (!claimed) {
+        withdraw(q, o);
+        return false;
+      }
+    }
+    if (claimed) {
+      w.park(deadline::never());  // a claim is in flight: wait for its unpark
+    } else {
+      withdraw(q, o);
+    }
+    return true;
+  }
+
+  void withdraw(waitq& q, offer& o) {
+    std::lock_guard<spin_mutex> g(lock_);
+    q.remove(&o);
+  }
+
+  const overflow policy_;
+  Buffer buf_;
+  spin_mutex lock_;
+  waitq senders_;
+  waitq receivers_;
+};
+
+}  // namespace sluice::internal

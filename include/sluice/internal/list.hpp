@@ -1,0 +1,258 @@
+// sluice/internal/list.hpp - unbounded lock-free MPMC queue of fixed-size segments.
+//
+// Algorithm: crossbeam-channel's flavors/list.rs (itself after Vyukov's and Michael-Scott's
+// queues): a linked list of blocks of 31 slots; a position is `(lap * 32 + offset) << 1`,
+// where offset 31 is the never-used "end of block" index that lets the sender who fills the
+// last slot install the next block while others wait. Memory grows by a block per 31
+// messages, never per message.
+//
+// Invariants:
+//   - tail_.index bit 0 (mark_bit) is the closed flag; head_.index bit 0 means "the block
+//     after head's is installed" (so a receiver may skip the empty check against tail).
+//   - A slot's value is written by the one sender that reserved its position (CAS on the
+//     tail index) and read by the one receiver that reserved it (CAS on the head index);
+//     the slot's `write` bit (release/acquire) orders the value between them.
+//   - A block is freed exactly once: by the receiver of its last slot, unless some receiver
+//     of an earlier slot is still reading, in which case the `destroy` bit hands the job to
+//     the last such reader (Block::destroy below).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <optional>
+
+#include "sluice/internal/backoff.hpp"
+#include "sluice/internal/config.hpp"
+#include "sluice/internal/source.hpp"
+#include "sluice/status.hpp"
+
+namespace sluice::internal {
+
+template <class T>
+class list {
+  static constexpr std::uint64_t write_bit = 1, read_bit = 2, destroy_bit = 4;  // slot state
+  static constexpr std::uint64_t lap = 32;
+  static constexpr std::uint64_t block_cap = lap - 1;
+  static constexpr unsigned shift = 1;
+  static constexpr std::uint64_t mark_bit = 1;
+
+  struct slot {
+    std::atomic<std::uint64_t> state{0};
+    alignas(T) unsigned char storage[sizeof(T)];
+    T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+    void wait_write() const noexcept {
+      backoff b;
+      // Acquire pairs with the release fetch_or(write_bit) in try_push: the value is there.
+      while ((state.load(std::memory_order_acquire) & write_bit) == 0) b.snooze();
+    }
+  };
+
+  struct block {
+    std::atomic<block*> next{nullptr};
+    slot slots[block_cap];
+
+    block* wait_next() const noexcept {
+      backoff b;
+      for (;;) {
+        block* n = next.load(std::memory_order_acquire);  // pairs with the release store in try_push
+        if (n) return n;
+        b.snooze();
+      }
+    }
+
+    // Free the block once no receiver still reads slots [start, block_cap - 1) of it.
+    static void destroy(block* b, std::size_t start) noexcept {
+      // The last slot's reader started destruction, so it need not be marked.
+      for (std::size_t i = start; i + 1 < block_cap; ++i) {
+        slot& s = b->slots[i];
+        // Acquire pairs with the reader's acq_rel fetch_or(read_bit): its read is finished.
+        if ((s.state.load(std::memory_order_acquire) & read_bit) == 0 &&
+            (s.state.fetch_or(destroy_bit, std::memory_order_acq_rel) & read_bit) == 0) {
+          return;  // that reader is still busy; it will continue the destruction
+        }
+      }
+      delete b;
+    }
+  };
+
+  struct position {
+    std::atomic<std::uint64_t> index{0};
+    std::atomic<block*> blk{nullptr};
+  };
+
+ public:
+  list() = default;
+  list(const list&) = delete;
+  list& operator=(const list&) = delete;
+
+  ~list() {
+    // Single-threaded now: destroy the buffered values exactly once, then free the blocks.
+    std::uint64_t head = head_.index.load(std::memory_order_relaxed) & ~((1u << shift) - 1);
+    std::uint64_t tail = tail_.index.load(std::memory_order_relaxed) & ~((1u << shift) - 1);
+    block* b = head_.blk.load(std::memory_order_relaxed);
+    while (head != tail) {
+      std::uint64_t offset = (head >> shift) % lap;
+      if (offset < block_cap) {
+        b->slots[offset].value()->~T();
+      } else {
+        block* n = b->next.load(std::memory_order_relaxed);
+        delete b;
+        b = n;
+      }
+      head += 1u << shift;
+    }
+    delete b;
+  }
+
+  // ok or closed (an unbounded queue is never full). `src` is taken only on ok.
+  status try_push(const source<T>& src) {
+    backoff bo;
+    // Acquire pairs with the release stores of index/block by the sender who installed a block.
+    std::uint64_t tail = tail_.index.load(std::memory_order_acquire);
+    block* b = tail_.blk.load(std::memory_order_acquire);
+    block* spare = nullptr;
+    for (;;) {
+      if (tail & mark_bit) {
+        delete spare;
+        return status::closed;
+      }
+      std::uint64_t offset = (tail >> shift) % lap;
+      if (offset == block_cap) {  // another sender is installing the next block
+        bo.snooze();
+        tail = tail_.index.load(std::memory_order_acquire);  // pairs as above
+        b = tail_.blk.load(std::memory_order_acquire);
+        continue;
+      }
+      // About to fill the block: allocate the next one before reserving, to keep the window
+      // in which others wait for it short.
+      if (offset + 1 == block_cap && spare == nullptr) spare = new block;
+      if (b == nullptr) {  // the very first send installs the first block
+        block* fresh = spare ? spare : new block;
+        spare = nullptr;
+        block* expected = nullptr;
+        // Release publishes the block's construction; pairs with the acquire loads of blk.
+        if (tail_.blk.compare_exchange_strong(expected, fresh, std::memory_order_release,
+                                              std::memory_order_relaxed)) {
+          head_.blk.store(fresh, std::memory_order_release);  // pairs with try_pop's acquire
+          b = fresh;
+        } else {
+          spare = fresh;
+          tail = tail_.index.load(std::memory_order_acquire);  // pairs as above
+          b = tail_.blk.load(std::memory_order_acquire);
+          continue;
+        }
+      }
+      std::uint64_t next = tail + (1u << shift);
+      // seq_cst: try_pop's empty check fences against it. Acquire on failure re-reads.
+      if (tail_.index.compare_exchange_weak(tail, next, std::memory_order_seq_cst, std::memory_order_acquire)) {
+        if (offset + 1 == block_cap) {  // we took the last slot: install the next block
+          block* nb = spare;
+          spare = nullptr;
+          tail_.blk.store(nb, std::memory_order_release);                    // pairs with senders' acquire
+          tail_.index.fetch_add(1u << shift, std::memory_order_release);     // skip the end index
+          b->next.store(nb, std::memory_order_release);                      // pairs with wait_next
+        }
+        slot& s = b->slots[offset];
+        ::new (s.storage) T(src.take());
+        s.state.fetch_or(write_bit, std::memory_order_release);  // pairs with wait_write
+        delete spare;
+        return status::ok;
+      }
+      b = tail_.blk.load(std::memory_order_acquire);  // pairs as above
+      bo.spin();
+    }
+  }
+
+  // ok, empty, or closed (closed and drained). `out` is set only on ok.
+  status try_pop(std::optional<T>& out) {
+    backoff bo;
+    std::uint64_t head = head_.index.load(std::memory_order_acquire);  // pairs with the block-advance stores
+    block* b = head_.blk.load(std::memory_order_acquire);
+    for (;;) {
+      std::uint64_t offset = (head >> shift) % lap;
+      if (offset == block_cap) {  // another receiver is moving head to the next block
+        bo.snooze();
+        head = head_.index.load(std::memory_order_acquire);
+        b = head_.blk.load(std::memory_order_acquire);
+        continue;
+      }
+      std::uint64_t next = head + (1u << shift);
+      if ((next & mark_bit) == 0) {
+        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with try_push's seq_cst CAS
+        std::uint64_t tail = tail_.index.load(std::memory_order_relaxed);
+        if ((head >> shift) == (tail >> shift)) return (tail & mark_bit) ? status::closed : status::empty;
+        // Head and tail in different blocks: remember that a next block exists.
+        if ((head >> shift) / lap != (tail >> shift) / lap) next |= mark_bit;
+      }
+      if (b == nullptr) {  // the first block is being installed
+        bo.snooze();
+        head = head_.index.load(std::memory_order_acquire);
+        b = head_.blk.load(std::memory_order_acquire);
+        continue;
+      }
+      if (head_.index.compare_exchange_weak(head, next, std::memory_order_seq_cst, std::memory_order_acquire)) {
+        if (offset + 1 == block_cap) {  // we took the last slot: move head to the next block
+          block* nb = b->wait_next();
+          std::uint64_t ni = (next & ~mark_bit) + (1u << shift);
+          if (nb->next.load(std::memory_order_relaxed) != nullptr) ni |= mark_bit;  // a hint only
+          head_.blk.store(nb, std::memory_order_release);     // pairs with receivers' acquire
+          head_.index.store(ni, std::memory_order_release);   // pairs with receivers' acquire
+        }
+        slot& s = b->slots[offset];
+        s.wait_write();
+        T* v = s.value();
+        out.emplace(std::move(*v));
+        v->~T();
+        if (offset + 1 == block_cap) {
+          block::destroy(b, 0);
+        } else if (s.state.fetch_or(read_bit, std::memory_order_acq_rel) & destroy_bit) {
+          // acq_rel pairs with destroy()'s fetch_or: it gave up on us, we finish the job.
+          block::destroy(b, offset + 1);
+        }
+        return status::ok;
+      }
+      b = head_.blk.load(std::memory_order_acquire);  // pairs as above
+      bo.spin();
+    }
+  }
+
+  bool close() noexcept {
+    return (tail_.index.fetch_or(mark_bit, std::memory_order_seq_cst) & mark_bit) == 0;
+  }
+  bool is_closed() const noexcept { return (tail_.index.load(std::memory_order_seq_cst) & mark_bit) != 0; }
+  bool can_push() const noexcept { return true; }
+  bool can_pop() const noexcept {
+    std::uint64_t head = head_.index.load(std::memory_order_seq_cst);
+    std::uint64_t tail = tail_.index.load(std::memory_order_seq_cst);
+    return (head >> shift) != (tail >> shift) || (tail & mark_bit);
+  }
+
+  std::size_t size() const noexcept {
+    for (;;) {
+      std::uint64_t tail = tail_.index.load(std::memory_order_seq_cst);
+      std::uint64_t head = head_.index.load(std::memory_order_seq_cst);
+      if (tail_.index.load(std::memory_order_seq_cst) != tail) continue;
+      tail &= ~((1u << shift) - 1);
+      head &= ~((1u << shift) - 1);
+      // An index at a block's end position counts as the start of the next block.
+      if (((tail >> shift) & (lap - 1)) == lap - 1) tail += 1u << shift;
+      if (((head >> shift) & (lap - 1)) == lap - 1) head += 1u << shift;
+      std::uint64_t l = (head >> shift) / lap;
+      tail -= (l * lap) << shift;
+      head -= (l * lap) << shift;
+      tail >>= shift;
+      head >>= shift;
+      return static_cast<std::size_t>(tail - head - tail / lap);
+    }
+  }
+  std::size_t capacity() const noexcept { return SIZE_MAX; }
+
+ private:
+  alignas(cache_line) position head_;
+  alignas(cache_line) position tail_;
+  char pad_[cache_line - sizeof(position)];
+};
+
+}  // namespace sluice::internal

@@ -1,0 +1,178 @@
+// sluice/internal/ring.hpp - bounded lock-free MPMC ring buffer.
+//
+// Algorithm: Dmitry Vyukov's bounded MPMC queue (per-slot sequence stamps), in the shape of
+// crossbeam-channel's flavors/array.rs: positions are 64-bit words `lap | index` with
+// one_lap = 2 * mark_bit, so any capacity works without a division, and the tail's mark_bit
+// is the closed flag (one atomic op closes both sides).
+//
+// Invariants:
+//   - head_ and tail_ hold `lap * one_lap + index`; tail_ may also carry mark_bit (closed).
+//   - Slot i's stamp is `pos` when it is free for the sender at position pos, and `pos + 1`
+//     once the value for position pos has been written; a receiver that takes it sets it to
+//     `pos + one_lap`, freeing it for the sender one lap later.
+//   - A slot's value is constructed only by the sender that reserved its position (CAS on
+//     tail_) and destroyed only by the receiver that reserved it (CAS on head_); the stamp's
+//     release/acquire pair orders the value between them.
+//   - Full: head + one_lap == tail. Empty: tail (without mark) == head.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <optional>
+
+#include "sluice/internal/backoff.hpp"
+#include "sluice/internal/config.hpp"
+#include "sluice/internal/source.hpp"
+#include "sluice/status.hpp"
+
+namespace sluice::internal {
+
+template <class T>
+class ring {
+ public:
+  explicit ring(std::size_t capacity)
+      : cap_(capacity),
+        mark_bit_(std::bit_ceil(static_cast<std::uint64_t>(capacity) + 1)),
+        one_lap_(mark_bit_ * 2),
+        slots_(new slot[capacity]) {
+    for (std::size_t i = 0; i < cap_; ++i) slots_[i].stamp.store(i, std::memory_order_relaxed);  // before sharing
+  }
+
+  ring(const ring&) = delete;
+  ring& operator=(const ring&) = delete;
+
+  ~ring() {
+    // Single-threaded now: destroy what is still buffered, exactly once.
+    std::uint64_t head = head_.load(std::memory_order_relaxed);
+    std::size_t n = len(head, tail_.load(std::memory_order_relaxed));
+    std::size_t ix = static_cast<std::size_t>(head & (mark_bit_ - 1));
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t j = ix + i < cap_ ? ix + i : ix + i - cap_;
+      slots_[j].value()->~T();
+    }
+  }
+
+  // ok, full, or closed. `src` is taken only on ok.
+  status try_push(const source<T>& src) {
+    backoff b;
+    std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
+    for (;;) {
+      if (tail & mark_bit_) return status::closed;
+      std::size_t index = static_cast<std::size_t>(tail & (mark_bit_ - 1));
+      std::uint64_t lap = tail & ~(one_lap_ - 1);
+      std::uint64_t next = index + 1 < cap_ ? tail + 1 : lap + one_lap_;
+      slot& s = slots_[index];
+      // Acquire pairs with the release stamp store in try_pop: the slot's old value is gone.
+      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
+      if (stamp == tail) {
+        // seq_cst: the full/empty checks below fence against this CAS. Relaxed on failure:
+        // we only retry with the fresh value.
+        if (tail_.compare_exchange_weak(tail, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          ::new (s.storage) T(src.take());
+          s.stamp.store(tail + 1, std::memory_order_release);  // pairs with try_pop's acquire
+          return status::ok;
+        }
+        b.spin();
+      } else if (stamp + one_lap_ == tail + 1) {
+        // The slot still holds the value from one lap ago: full, unless head moved on.
+        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in try_pop
+        std::uint64_t head = head_.load(std::memory_order_relaxed);
+        if (head + one_lap_ == tail) return status::full;
+        b.spin();
+        tail = tail_.load(std::memory_order_relaxed);
+      } else {
+        // Another sender reserved this position but has not written yet, or we are stale.
+        b.snooze();
+        tail = tail_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // ok, empty, or closed (closed and drained). `out` is set only on ok.
+  status try_pop(std::optional<T>& out) {
+    backoff b;
+    std::uint64_t head = head_.load(std::memory_order_relaxed);  // re-validated by the CAS
+    for (;;) {
+      std::size_t index = static_cast<std::size_t>(head & (mark_bit_ - 1));
+      std::uint64_t lap = head & ~(one_lap_ - 1);
+      slot& s = slots_[index];
+      // Acquire pairs with the release stamp store in try_push: the value is written.
+      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
+      if (stamp == head + 1) {
+        std::uint64_t next = index + 1 < cap_ ? head + 1 : lap + one_lap_;
+        if (head_.compare_exchange_weak(head, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          T* v = s.value();
+          out.emplace(std::move(*v));
+          v->~T();
+          s.stamp.store(head + one_lap_, std::memory_order_release);  // pairs with try_push's acquire
+          return status::ok;
+        }
+        b.spin();
+      } else if (stamp == head) {
+        // The slot is not written for this lap: empty, unless tail moved on.
+        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in try_push
+        std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+        if ((tail & ~mark_bit_) == head) return (tail & mark_bit_) ? status::closed : status::empty;
+        b.spin();
+        head = head_.load(std::memory_order_relaxed);
+      } else {
+        b.snooze();
+        head = head_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // Set the closed bit; true if this call closed the ring.
+  bool close() noexcept { return (tail_.fetch_or(mark_bit_, std::memory_order_seq_cst) & mark_bit_) == 0; }
+  bool is_closed() const noexcept { return (tail_.load(std::memory_order_seq_cst) & mark_bit_) != 0; }
+
+  // Snapshots for readiness (alternation and register-then-recheck); seq_cst loads.
+  bool can_push() const noexcept {
+    std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+    if (tail & mark_bit_) return true;
+    return head_.load(std::memory_order_seq_cst) + one_lap_ != tail;
+  }
+  bool can_pop() const noexcept {
+    std::uint64_t head = head_.load(std::memory_order_seq_cst);
+    std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+    return (tail & ~mark_bit_) != head || (tail & mark_bit_);
+  }
+
+  std::size_t size() const noexcept {
+    for (;;) {
+      std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+      std::uint64_t head = head_.load(std::memory_order_seq_cst);
+      if (tail_.load(std::memory_order_seq_cst) == tail) return len(head, tail);
+    }
+  }
+  std::size_t capacity() const noexcept { return cap_; }
+
+ private:
+  struct slot {
+    std::atomic<std::uint64_t> stamp;
+    alignas(T) unsigned char storage[sizeof(T)];
+    T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+  };
+
+  std::size_t len(std::uint64_t head, std::uint64_t tail) const noexcept {
+    std::uint64_t hix = head & (mark_bit_ - 1), tix = tail & (mark_bit_ - 1);
+    if (hix < tix) return static_cast<std::size_t>(tix - hix);
+    if (hix > tix) return static_cast<std::size_t>(cap_ - hix + tix);
+    if ((tail & ~mark_bit_) == head) return 0;
+    return cap_;
+  }
+
+  const std::size_t cap_;
+  const std::uint64_t mark_bit_;
+  const std::uint64_t one_lap_;
+  const std::unique_ptr<slot[]> slots_;
+  alignas(cache_line) std::atomic<std::uint64_t> head_{0};
+  alignas(cache_line) std::atomic<std::uint64_t> tail_{0};
+  char pad_[cache_line - sizeof(std::atomic<std::uint64_t>)];
+};
+
+}  // namespace sluice::internal

@@ -1,0 +1,90 @@
+// sluice/internal/waiter.hpp - the claim protocol's records: waiter and offer.
+//
+// Invariants (DESIGN.md, "The claim protocol"; tests/model/claim.pml must match):
+//   - A waiter belongs to one blocked operation (a send, a recv or a whole alternation) and
+//     lives on that thread's stack. Its `state` word moves exactly once away from `waiting`:
+//       waiting -> claimed_base + i   by a counterpart (or close), which then owns clause i;
+//       waiting -> aborted            by the owner (timeout, or it saw a clause become ready).
+//     Whoever wins that one CAS decides the operation; the loser backs off.
+//   - An offer is one clause's entry on one channel's wait list. All offers of a waiter
+//     share its state word, so at most one clause of an alternation is ever claimed.
+//   - The claimer unlinks the claimed offer (under the channel lock), then, outside any lock,
+//     completes the clause (rendezvous: moves the value and writes `result`) and unparks the
+//     owner. unpark is its last touch of the waiter or offer.
+//   - The owner, once its abort CAS has failed, waits for that unpark before reading the
+//     offer or leaving; after an aborted CAS nothing was committed and every value is kept.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "sluice/internal/parker.hpp"
+#include "sluice/status.hpp"
+
+namespace sluice::internal {
+
+class waiter {
+ public:
+  // state word: waiting (0), aborted (1), or claimed_base + clause index.
+  static constexpr std::uint32_t waiting = 0, aborted = 1, claimed_base = 2;
+
+  // Re-arm for a new round. Only while no offer of this waiter is published.
+  void prepare() noexcept {
+    state_.store(waiting, std::memory_order_relaxed);  // unpublished: the lock that publishes orders it
+    parker_.prepare();
+  }
+
+  // Counterpart: commit clause `i`. acq_rel: acquire pairs with the owner's publication
+  // (under the channel lock); release publishes nothing yet (data follows, then unpark).
+  bool try_claim(std::uint32_t i) noexcept {
+    std::uint32_t expected = waiting;
+    return state_.compare_exchange_strong(expected, claimed_base + i, std::memory_order_acq_rel,
+                                          std::memory_order_acquire);
+  }
+
+  // Owner: give up. Succeeds only if nobody claimed; acquire on failure pairs with try_claim.
+  bool try_abort() noexcept {
+    std::uint32_t expected = waiting;
+    return state_.compare_exchange_strong(expected, aborted, std::memory_order_acq_rel,
+                                          std::memory_order_acquire);
+  }
+
+  // Snapshot: still claimable? Relaxed: a hint only; the CAS decides.
+  bool is_waiting() const noexcept { return state_.load(std::memory_order_relaxed) == waiting; }
+
+  // The clause a counterpart claimed. Valid after the owner's park() returned true following
+  // a claim (the unpark's release orders the claim CAS before it).
+  std::uint32_t claimed_clause() const noexcept {
+    return state_.load(std::memory_order_acquire) - claimed_base;  // pairs with try_claim
+  }
+  bool was_claimed() const noexcept { return state_.load(std::memory_order_acquire) >= claimed_base; }
+
+  // Owner: sleep until unparked or the deadline; true when unparked.
+  bool park(const deadline& d) noexcept { return parker_.park(d); }
+  // Counterpart, after a successful try_claim and the clause's completion.
+  void unpark() noexcept { parker_.unpark(); }
+
+ private:
+  std::atomic<std::uint32_t> state_{waiting};
+  parker parker_;
+};
+
+// One clause of a blocked operation, published on a channel's senders or receivers list.
+struct offer {
+  waiter* owner = nullptr;
+  std::uint32_t clause = 0;
+  // Rendezvous payload. Send offer: the internal::source<T>* to take the value from.
+  // Receive offer: the std::optional<T>* to construct the value in. Unused when buffered.
+  void* slot = nullptr;
+  // Written by the claimer before unpark: ok (value moved) or closed.
+  status result = status::ok;
+
+  // Wait-list links, guarded by the owning channel's lock.
+  offer* prev = nullptr;
+  offer* next = nullptr;
+  bool linked = false;
+  // Claimed offers collected under the lock, woken after it is released.
+  offer* wake_next = nullptr;
+};
+
+}  // namespace sluice::internal

@@ -1,0 +1,100 @@
+// sluice/internal/waitq.hpp - a channel's list of offers from blocked senders or receivers.
+//
+// Invariants:
+//   - Every member function except count() and wake_all() requires the owning channel's
+//     spin_mutex to be held; a channel's two queues share its one lock.
+//   - An offer is linked iff `linked` is true; whoever unlinks it (the claimer, a close, or
+//     the owner withdrawing it) clears the flag, so withdrawing twice is harmless.
+//   - count() is the number of linked offers; buffered channels read it without the lock to
+//     skip the lock entirely when nobody waits (one load and a branch on the fast path).
+//   - Nothing here unparks a thread: claimed offers are returned and woken by the caller
+//     after it has released the lock (wake / wake_all).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "sluice/internal/waiter.hpp"
+
+namespace sluice::internal {
+
+class waitq {
+ public:
+  void push_back(offer* o) noexcept {
+    o->prev = tail_;
+    o->next = nullptr;
+    if (tail_) tail_->next = o; else head_ = o;
+    tail_ = o;
+    o->linked = true;
+    // Relaxed under the lock; the lock-free reader pairs through the fences in
+    // buffered_chan::wait_for / notify (register-then-recheck).
+    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  void remove(offer* o) noexcept {
+    if (!o->linked) return;
+    if (o->prev) o->prev->next = o->next; else head_ = o->next;
+    if (o->next) o->next->prev = o->prev; else tail_ = o->prev;
+    o->linked = false;
+    count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);  // under the lock
+  }
+
+  // Claim the first offer whose owner is still waiting and is not `self` (an alternation
+  // never pairs with itself); unlink it and return it. Stale offers met on the way (their
+  // owner aborted or was claimed through another channel) are unlinked to help their owners.
+  offer* claim_one(const waiter* self = nullptr) noexcept {
+    for (offer* o = head_; o != nullptr;) {
+      offer* next = o->next;
+      if (o->owner != self) {
+        if (o->owner->try_claim(o->clause)) {
+          remove(o);
+          return o;
+        }
+        if (!o->owner->is_waiting()) remove(o);
+      }
+      o = next;
+    }
+    return nullptr;
+  }
+
+  // Is there an offer some other waiter could still commit? (a snapshot under the lock)
+  bool has_waiting(const waiter* self) const noexcept {
+    for (offer* o = head_; o != nullptr; o = o->next) {
+      if (o->owner != self && o->owner->is_waiting()) return true;
+    }
+    return false;
+  }
+
+  // Claim every claimable offer with `result` (close), unlink all, and return the claimed
+  // ones chained through wake_next, to be woken once the lock is released.
+  offer* claim_all(status result, offer* chain) noexcept {
+    while (offer* o = head_) {
+      remove(o);
+      if (o->owner->try_claim(o->clause)) {
+        o->result = result;
+        o->wake_next = chain;
+        chain = o;
+      }
+    }
+    return chain;
+  }
+
+  std::uint32_t count() const noexcept { return count_.load(std::memory_order_relaxed); }  // see push_back
+
+  // Outside the lock: unpark each claimed offer's owner. Reads wake_next before the unpark,
+  // since the owner may return (and its offer vanish) as soon as it is unparked.
+  static void wake_all(offer* chain) noexcept {
+    while (chain) {
+      offer* next = chain->wake_next;
+      chain->owner->unpark();
+      chain = next;
+    }
+  }
+
+ private:
+  offer* head_ = nullptr;
+  offer* tail_ = nullptr;
+  std::atomic<std::uint32_t> count_{0};
+};
+
+}  // namespace sluice::internal

@@ -1,0 +1,133 @@
+// sluice/internal/zero.hpp - the rendezvous flavor (capacity 0).
+//
+// Invariants (after Go's chan.go for unbuffered channels and crossbeam's flavors/zero.rs):
+//   - `lock_` guards both wait lists and `closed_`. Under it we only link, unlink and CAS
+//     waiter states; values are moved and threads are unparked after it is released.
+//   - A value moves directly from the sender's object to the receiver's storage, by whichever
+//     side arrives second, after it has won the claim CAS on the waiting side's offer.
+//   - A claimed offer's `result` is ok (the value moved) or closed (close() claimed it; the
+//     sender's object is untouched).
+//   - Once closed_ is set no offer is linked again by plain operations; alternations may still
+//     enlist, and see ready() report the close.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+
+#include "sluice/internal/chan.hpp"
+#include "sluice/internal/spin_mutex.hpp"
+#include "sluice/internal/waitq.hpp"
+
+namespace sluice::internal {
+
+template <class T>
+class zero_chan final : public chan<T> {
+ public:
+  status send(const source<T>& src, const deadline& d) override {
+    lock_.lock();
+    if (closed_.load(std::memory_order_relaxed)) {  // relaxed: written under lock_
+      lock_.unlock();
+      return status::closed;
+    }
+    if (offer* r = receivers_.claim_one()) {
+      lock_.unlock();
+      static_cast<std::optional<T>*>(r->slot)->emplace(src.take());
+      r->result = status::ok;
+      r->owner->unpark();
+      return status::ok;
+    }
+    if (d.is_now()) {
+      lock_.unlock();
+      return status::full;
+    }
+    waiter w;
+    w.prepare();
+    offer o{&w, 0, const_cast<source<T>*>(&src)};
+    senders_.push_back(&o);
+    lock_.unlock();
+    return await(w, o, d, senders_);
+  }
+
+  status recv(std::optional<T>& out, const deadline& d) override {
+    lock_.lock();
+    if (offer* s = senders_.claim_one()) {
+      lock_.unlock();
+      out.emplace(static_cast<const source<T>*>(s->slot)->take());
+      s->result = status::ok;
+      s->owner->unpark();
+      return status::ok;
+    }
+    if (closed_.load(std::memory_order_relaxed)) {  // relaxed: written under lock_
+      lock_.unlock();
+      return status::closed;
+    }
+    if (d.is_now()) {
+      lock_.unlock();
+      return status::empty;
+    }
+    waiter w;
+    w.prepare();
+    offer o{&w, 0, &out};
+    receivers_.push_back(&o);
+    lock_.unlock();
+    return await(w, o, d, receivers_);
+  }
+
+  void close() noexcept override {
+    lock_.lock();
+    if (closed_.load(std::memory_order_relaxed)) {  // relaxed: under lock_
+      lock_.unlock();
+      return;
+    }
+    // Release pairs with the acquire load in is_closed() (a lock-free snapshot).
+    closed_.store(true, std::memory_order_release);
+    offer* chain = senders_.claim_all(status::closed, nullptr);
+    chain = receivers_.claim_all(status::closed, chain);
+    lock_.unlock();
+    waitq::wake_all(chain);
+  }
+
+  bool is_closed() const noexcept override {
+    return closed_.load(std::memory_order_acquire);  // pairs with the release in close()
+  }
+  std::size_t size() const noexcept override { return 0; }
+  std::size_t capacity() const noexcept override { return 0; }
+
+  void enlist(offer* o, bool sending) override {
+    std::lock_guard<spin_mutex> g(lock_);
+    (sending ? senders_ : receivers_).push_back(o);
+  }
+  void delist(offer* o, bool sending) override {
+    std::lock_guard<spin_mutex> g(lock_);
+    (sending ? senders_ : receivers_).remove(o);
+  }
+  bool ready(const waiter* self, bool sending) override {
+    std::lock_guard<spin_mutex> g(lock_);
+    if (closed_.load(std::memory_order_relaxed)) return true;  // relaxed: under lock_
+    return (sending ? receivers_ : senders_).has_waiting(self);
+  }
+  bool hands_off() const noexcept override { return true; }
+
+ private:
+  // Park until a counterpart claims `o` or the deadline passes. On timeout, withdraw the offer
+  // if the abort CAS wins; if it loses, a claim is in flight: wait for its unpark and honour it.
+  status await(waiter& w, offer& o, const deadline& d, waitq& q) {
+    if (!w.park(d)) {
+      if (w.try_abort()) {
+        std::lock_guard<spin_mutex> g(lock_);
+        q.remove(&o);
+        return status::timeout;
+      }
+      w.park(deadline::never());
+    }
+    return o.result;
+  }
+
+  spin_mutex lock_;
+  std::atomic<bool> closed_{false};
+  waitq senders_;
+  waitq receivers_;
+};
+
+}  // namespace sluice::internal
