@@ -53,6 +53,7 @@ class channel;
 namespace internal {
 template <class T>
 chan<T>* core_of(const channel<T>& c) noexcept;
+struct channel_access;  // shares a channel's core (timers hold it weakly)
 }
 
 template <class T>
@@ -158,6 +159,8 @@ class channel {
 
  private:
   friend internal::chan<T>* internal::core_of<T>(const channel<T>&) noexcept;
+  friend struct internal::channel_access;
+  explicit channel(std::shared_ptr<internal::chan<T>> core) noexcept : core_(std::move(core)) {}
 
   static std::shared_ptr<internal::chan<T>> make(std::size_t capacity, overflow policy) {
     if (capacity == 0) return std::make_shared<internal::zero_chan<T>>();
@@ -169,6 +172,8 @@ class channel {
   status send_with(U&& value, const internal::deadline& d) {
     using V = std::remove_cvref_t<U>;
     if constexpr (std::is_same_v<V, T>) {
+      static_assert(!std::is_lvalue_reference_v<U> || std::is_copy_constructible_v<T>,
+                    "send copies an lvalue: T is move-only, pass std::move(value)");
       if constexpr (std::is_lvalue_reference_v<U> || std::is_const_v<std::remove_reference_t<U>>) {
         return core_->send(internal::source<T>::copying(value), d);
       } else {
@@ -208,6 +213,13 @@ template <class T>
 chan<T>* core_of(const channel<T>& c) noexcept {
   return c.core_.get();
 }
+
+struct channel_access {
+  template <class T>
+  static std::shared_ptr<chan<T>> share(const channel<T>& c) noexcept { return c.core_; }
+  template <class T>
+  static channel<T> wrap(std::shared_ptr<chan<T>> core) noexcept { return channel<T>(std::move(core)); }
+};
 }  // namespace internal
 
 }  // namespace sluice

@@ -1,7 +1,9 @@
 // sluice/sluice.hpp - the umbrella header: every public sluice header.
 #pragma once
 
+#include "sluice/alt.hpp"
 #include "sluice/channel.hpp"
 #include "sluice/policy.hpp"
 #include "sluice/recv_result.hpp"
 #include "sluice/status.hpp"
+#include "sluice/timer.hpp"

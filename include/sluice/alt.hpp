@@ -1,0 +1,390 @@
+// sluice/alt.hpp - alternation: perform exactly one of many channel operations.
+//
+// occam's ALT, Calispel's PRI-ALT / FAIR-ALT, Go's select:
+//
+//   sluice::pri_alt(
+//       sluice::on_recv(requests, [&](Request r) { serve(r); }),
+//       sluice::on_send(replies, reply, [&] { ++sent; }).when(have_reply),
+//       sluice::otherwise(100ms, [&] { idle(); }));
+//
+// Clauses:
+//   on_recv(ch, f)        receive from ch; f takes T (called only with a value) or
+//                         recv_result<T> (also called with status closed), or nothing.
+//   on_send(ch, v, f)     send v on ch; f() runs after the send. v is moved from only if this
+//                         clause commits (an lvalue is copied then, and never moved from).
+//   clause.when(b)        guard: when b is false the clause is left out.
+//   otherwise(f)          no clause ready now: run f instead (a zero timeout).
+//   otherwise(d, f)       no clause ready within d: run f.
+//
+// pri_alt performs the first ready clause in the order given; fair_alt picks uniformly at
+// random among the ready ones. Both return {index, status}: the position of the clause that
+// ran among all arguments (otherwise counted too) and ok, closed (its channel is closed; a
+// send clause then keeps its value and its handler is not called) or timeout (otherwise ran).
+// With no enabled clause, otherwise runs at once; with no otherwise either the result is
+// {npos, status::empty} at once.
+//
+// Blocking: without otherwise, blocks until one clause can proceed. Handlers run on the
+// calling thread after the commit, outside every internal lock; an exception from a handler
+// propagates to the caller (the clause has still been performed).
+//
+// Commit: all clauses share one waiter state word, so a counterpart commits a blocked
+// alternation with one CAS and at most one clause is ever performed. No global lock, no two
+// channel locks held at once, and an alternation never pairs its own send with its own receive.
+//
+// Lossy channels: a send clause on a drop_oldest channel is always ready (it evicts); on a
+// drop_newest channel it is ready only when there is room, like a blocking send.
+//
+// Thread-safety: an alternation object (and each clause object) is used by one thread at a
+// time; the channels in it may be shared freely. Memory ordering is that of the channel
+// operation performed.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "sluice/channel.hpp"
+#include "sluice/internal/alt_engine.hpp"
+#include "sluice/timer.hpp"
+
+namespace sluice {
+
+inline constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+struct alt_result {
+  std::size_t index;
+  sluice::status status;
+};
+
+class alternation;
+
+namespace internal {
+template <class... C>
+alt_result run_clauses(bool fair, C&... cs);
+}  // namespace internal
+
+template <class T, class F>
+class recv_clause {
+ public:
+  recv_clause(channel<T>& ch, F f) : handle_(&ch), f_(std::move(f)) {}
+
+  recv_clause&& when(bool enabled) && {
+    enabled_ = enabled_ && enabled;
+    return std::move(*this);
+  }
+  recv_clause& when(bool enabled) & {
+    enabled_ = enabled_ && enabled;
+    return *this;
+  }
+  bool enabled() const noexcept { return enabled_; }
+
+ private:
+  friend class alternation;
+  template <class... C>
+  friend alt_result internal::run_clauses(bool fair, C&... cs);
+  static constexpr bool takes_value = std::is_invocable_v<F&, T&&>;
+  static constexpr bool takes_result = !takes_value && std::is_invocable_v<F&, recv_result<T>&&>;
+  static_assert(takes_value || takes_result || std::is_invocable_v<F&>,
+                "on_recv handler must take T, recv_result<T>, or nothing");
+
+  internal::chan<T>* core() const noexcept { return internal::core_of(*handle_); }
+  void own() {}  // nothing borrowed but the channel handle (alternation keeps a copy)
+
+  static status try_now(void* c) {
+    auto* self = static_cast<recv_clause*>(c);
+    self->val_.reset();
+    return self->core()->recv(self->val_, internal::deadline::now());
+  }
+  static void* slot(void* c) {
+    auto* self = static_cast<recv_clause*>(c);
+    self->val_.reset();
+    return &self->val_;
+  }
+  static void enlist(void* c, internal::offer* o) { static_cast<recv_clause*>(c)->core()->enlist(o, false); }
+  static void delist(void* c, internal::offer* o) { static_cast<recv_clause*>(c)->core()->delist(o, false); }
+  static bool ready(void* c, const internal::waiter* w) { return static_cast<recv_clause*>(c)->core()->ready(w, false); }
+  static bool hands_off(void* c) { return static_cast<recv_clause*>(c)->core()->hands_off(); }
+  static void fire(void* c, status s) {
+    auto* self = static_cast<recv_clause*>(c);
+    if constexpr (takes_value) {
+      if (s == status::ok) self->f_(std::move(*self->val_));
+    } else if constexpr (takes_result) {
+      self->f_(recv_result<T>(s, std::move(self->val_)));
+    } else {
+      if (s == status::ok) self->f_();
+    }
+    self->val_.reset();
+  }
+  static constexpr internal::clause_vtable vtable{&try_now, &slot, &enlist, &delist, &ready, &hands_off, &fire};
+
+  channel<T>* handle_;
+  F f_;
+  bool enabled_ = true;
+  std::optional<T> val_;
+};
+
+template <class T, class U, class F>
+class send_clause {
+ public:
+  send_clause(channel<T>& ch, U&& v, F f) : handle_(&ch), f_(std::move(f)) {
+    using V = std::remove_cvref_t<U>;
+    if constexpr (std::is_same_v<V, T>) {
+      ptr_ = const_cast<T*>(std::addressof(v));
+      copy_ = std::is_lvalue_reference_v<U> || std::is_const_v<std::remove_reference_t<U>>;
+    } else if constexpr (std::is_constructible_v<T, const V&>) {
+      owned_.emplace(static_cast<const V&>(v));  // convert; the caller's object is only read
+    } else {
+      owned_.emplace(std::forward<U>(v));
+    }
+  }
+
+  send_clause&& when(bool enabled) && {
+    enabled_ = enabled_ && enabled;
+    return std::move(*this);
+  }
+  send_clause& when(bool enabled) & {
+    enabled_ = enabled_ && enabled;
+    return *this;
+  }
+  bool enabled() const noexcept { return enabled_; }
+
+ private:
+  friend class alternation;
+  template <class... C>
+  friend alt_result internal::run_clauses(bool fair, C&... cs);
+  static_assert(std::is_invocable_v<F&>, "on_send handler must take no arguments");
+  static_assert(!(std::is_same_v<std::remove_cvref_t<U>, T> && std::is_lvalue_reference_v<U>) ||
+                    std::is_copy_constructible_v<T>,
+                "on_send copies an lvalue: T is move-only, pass std::move(value)");
+
+  internal::chan<T>* core() const noexcept { return internal::core_of(*handle_); }
+  // For alternation::add: take ownership of an rvalue the clause only pointed at (the
+  // temporary dies with the add() statement). Lvalues stay borrowed.
+  void own() {
+    if (!owned_ && !copy_) owned_.emplace(std::move(*ptr_));
+  }
+  internal::source<T>& current() {
+    if (owned_) {
+      src_.emplace(internal::source<T>::moving(*owned_));
+    } else if (copy_) {
+      src_.emplace(internal::source<T>::copying(*ptr_));
+    } else {
+      src_.emplace(internal::source<T>::moving(*ptr_));
+    }
+    return *src_;
+  }
+
+  static status try_now(void* c) {
+    auto* self = static_cast<send_clause*>(c);
+    return self->core()->send(self->current(), internal::deadline::now());
+  }
+  static void* slot(void* c) { return &static_cast<send_clause*>(c)->current(); }
+  static void enlist(void* c, internal::offer* o) { static_cast<send_clause*>(c)->core()->enlist(o, true); }
+  static void delist(void* c, internal::offer* o) { static_cast<send_clause*>(c)->core()->delist(o, true); }
+  static bool ready(void* c, const internal::waiter* w) { return static_cast<send_clause*>(c)->core()->ready(w, true); }
+  static bool hands_off(void* c) { return static_cast<send_clause*>(c)->core()->hands_off(); }
+  static void fire(void* c, status s) {
+    if (s == status::ok) static_cast<send_clause*>(c)->f_();
+  }
+  static constexpr internal::clause_vtable vtable{&try_now, &slot, &enlist, &delist, &ready, &hands_off, &fire};
+
+  channel<T>* handle_;
+  F f_;
+  bool enabled_ = true;
+  T* ptr_ = nullptr;
+  bool copy_ = false;
+  std::optional<T> owned_;
+  std::optional<internal::source<T>> src_;
+};
+
+template <class F>
+class otherwise_clause {
+ public:
+  otherwise_clause(F f, std::optional<std::chrono::nanoseconds> timeout) : f_(std::move(f)), timeout_(timeout) {}
+
+ private:
+  friend class alternation;
+  template <class... C>
+  friend alt_result internal::run_clauses(bool fair, C&... cs);
+  internal::deadline deadline() const {
+    return timeout_ ? internal::deadline::after(*timeout_) : internal::deadline::now();
+  }
+  F f_;
+  std::optional<std::chrono::nanoseconds> timeout_;
+};
+
+template <class T, class F>
+recv_clause<T, std::decay_t<F>> on_recv(channel<T>& ch, F&& handler) {
+  return recv_clause<T, std::decay_t<F>>(ch, std::forward<F>(handler));
+}
+
+template <class T, class U, class F>
+send_clause<T, U, std::decay_t<F>> on_send(channel<T>& ch, U&& value, F&& handler) {
+  return send_clause<T, U, std::decay_t<F>>(ch, std::forward<U>(value), std::forward<F>(handler));
+}
+
+template <class F>
+otherwise_clause<std::decay_t<F>> otherwise(F&& handler) {
+  return otherwise_clause<std::decay_t<F>>(std::forward<F>(handler), std::nullopt);
+}
+
+template <class Rep, class Period, class F>
+otherwise_clause<std::decay_t<F>> otherwise(std::chrono::duration<Rep, Period> timeout, F&& handler) {
+  auto ns = timeout <= timeout.zero() ? std::chrono::nanoseconds::zero()
+            : timeout >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(std::chrono::hours(24 * 365 * 100))
+                ? std::chrono::nanoseconds(std::chrono::hours(24 * 365 * 100))
+                : std::chrono::duration_cast<std::chrono::nanoseconds>(timeout);
+  return otherwise_clause<std::decay_t<F>>(std::forward<F>(handler), ns);
+}
+
+namespace internal {
+template <class C>
+struct is_otherwise : std::false_type {};
+template <class F>
+struct is_otherwise<otherwise_clause<F>> : std::true_type {};
+}  // namespace internal
+
+template <class... C>
+alt_result internal::run_clauses(bool fair, C&... cs) {
+  constexpr std::size_t n_other = (std::size_t{0} + ... + internal::is_otherwise<C>::value);
+  static_assert(n_other <= 1, "an alternation takes at most one otherwise clause");
+  constexpr std::size_t cap = sizeof...(C) - n_other > 0 ? sizeof...(C) - n_other : 1;
+  std::array<internal::clause_ref, cap> refs;
+  std::array<internal::offer, cap> offers;
+  std::array<std::uint32_t, cap> order;
+  std::size_t n = 0;
+  std::size_t other_index = npos;
+  internal::deadline d = internal::deadline::never();
+  auto visit = [&](auto& c, std::size_t arg) {
+    using Cl = std::remove_cvref_t<decltype(c)>;
+    if constexpr (internal::is_otherwise<Cl>::value) {
+      other_index = arg;
+      d = c.deadline();
+    } else {
+      if (c.enabled()) refs[n++] = internal::clause_ref{&c, &Cl::vtable, arg};
+    }
+  };
+  [&]<std::size_t... I>(std::index_sequence<I...>) { (visit(cs, I), ...); }(std::index_sequence_for<C...>{});
+  if (n == 0 && other_index == npos) return {npos, status::empty};
+  internal::alt_pick p = internal::run_alt(refs.data(), offers.data(), order.data(), n, fair, d);
+  if (p.pos != npos) {
+    refs[p.pos].vt->fire(refs[p.pos].obj, p.st);
+    return {refs[p.pos].arg_index, p.st};
+  }
+  auto run_otherwise = [&](auto& c, std::size_t arg) {
+    using Cl = std::remove_cvref_t<decltype(c)>;
+    if constexpr (internal::is_otherwise<Cl>::value) {
+      if (arg == other_index) c.f_();
+    }
+  };
+  [&]<std::size_t... I>(std::index_sequence<I...>) { (run_otherwise(cs, I), ...); }(std::index_sequence_for<C...>{});
+  return {other_index, status::timeout};
+}
+
+// Perform the first ready clause in the order given (blocking as described above).
+template <class... Clauses>
+alt_result pri_alt(Clauses&&... clauses) {
+  return internal::run_clauses(false, clauses...);
+}
+
+// Perform one ready clause chosen uniformly at random (per-thread generator).
+template <class... Clauses>
+alt_result fair_alt(Clauses&&... clauses) {
+  return internal::run_clauses(true, clauses...);
+}
+
+// An alternation whose clauses are chosen at run time (Calispel's OPERATION-ALTERNATE).
+// add() copies the clause in: the channel handle is copied (the channel stays alive), an
+// rvalue send value is moved into the alternation, an lvalue send value stays borrowed (keep
+// it alive while the alternation is used). pri()/fair() may be called again: each call is a
+// new round over the same clauses (a send clause whose value was sent sends the moved-from
+// object next time; add a fresh alternation for fresh values). No allocation per call.
+class alternation {
+ public:
+  alternation() = default;
+  alternation(const alternation&) = delete;
+  alternation& operator=(const alternation&) = delete;
+  alternation(alternation&&) = default;
+  alternation& operator=(alternation&&) = default;
+
+  template <class Clause>
+  std::size_t add(Clause&& c) {
+    using Cl = std::remove_cvref_t<Clause>;
+    std::size_t index = count_++;
+    if constexpr (internal::is_otherwise<Cl>::value) {
+      if (otherwise_) throw std::logic_error("sluice::alternation: at most one otherwise clause");
+      otherwise_ = std::make_unique<other_holder<Cl>>(std::forward<Clause>(c));
+      otherwise_index_ = index;
+    } else {
+      auto h = std::make_unique<holder<Cl>>(std::forward<Clause>(c));
+      if (h->clause.enabled()) {
+        refs_.push_back(internal::clause_ref{&h->clause, &Cl::vtable, index});
+        offers_.emplace_back();
+        order_.push_back(0);
+      }
+      clauses_.push_back(std::move(h));
+    }
+    return index;
+  }
+
+  alt_result pri() { return run(false); }
+  alt_result fair() { return run(true); }
+  std::size_t size() const noexcept { return count_; }
+
+ private:
+  struct holder_base {
+    virtual ~holder_base() = default;
+  };
+  template <class Cl>
+  struct holder final : holder_base {
+    explicit holder(Cl&& c) : clause(std::move(c)), keep(*clause.handle_) {
+      clause.handle_ = &keep;
+      clause.own();
+    }
+    explicit holder(const Cl& c) : clause(c), keep(*clause.handle_) {
+      clause.handle_ = &keep;
+      clause.own();
+    }
+    Cl clause;
+    std::remove_pointer_t<decltype(Cl::handle_)> keep;
+  };
+  struct other_base {
+    virtual ~other_base() = default;
+    virtual internal::deadline deadline() const = 0;
+    virtual void fire() = 0;
+  };
+  template <class Cl>
+  struct other_holder final : other_base {
+    explicit other_holder(Cl c) : clause(std::move(c)) {}
+    internal::deadline deadline() const override { return clause.deadline(); }
+    void fire() override { clause.f_(); }
+    Cl clause;
+  };
+
+  alt_result run(bool fair) {
+    if (refs_.empty() && !otherwise_) return {npos, status::empty};
+    internal::deadline d = otherwise_ ? otherwise_->deadline() : internal::deadline::never();
+    internal::alt_pick p = internal::run_alt(refs_.data(), offers_.data(), order_.data(), refs_.size(), fair, d);
+    if (p.pos != npos) {
+      refs_[p.pos].vt->fire(refs_[p.pos].obj, p.st);
+      return {refs_[p.pos].arg_index, p.st};
+    }
+    otherwise_->fire();
+    return {otherwise_index_, status::timeout};
+  }
+
+  std::vector<std::unique_ptr<holder_base>> clauses_;
+  std::vector<internal::clause_ref> refs_;
+  std::vector<internal::offer> offers_;
+  std::vector<std::uint32_t> order_;
+  std::unique_ptr<other_base> otherwise_;
+  std::size_t otherwise_index_ = npos;
+  std::size_t count_ = 0;
+};
+
+}  // namespace sluice

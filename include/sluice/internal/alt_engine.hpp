@@ -1,0 +1,45 @@
+// sluice/internal/alt_engine.hpp - the type-erased core of pri_alt, fair_alt and alternation.
+//
+// Each clause is seen through a small table of functions (clause_vtable) so that one
+// non-template driver (src/alt.cc) runs every alternation. See alt.cc for the protocol.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "sluice/internal/deadline.hpp"
+#include "sluice/internal/waiter.hpp"
+#include "sluice/status.hpp"
+
+namespace sluice::internal {
+
+struct clause_vtable {
+  status (*try_now)(void* c);               // perform now if possible: ok | closed | full | empty
+  void* (*slot)(void* c);                   // offer::slot for a rendezvous hand-off
+  void (*enlist)(void* c, offer* o);        // publish o on the channel
+  void (*delist)(void* c, offer* o);        // withdraw o (no-op if already unlinked)
+  bool (*ready)(void* c, const waiter* w);  // after enlisting: ready (or closed) now?
+  bool (*hands_off)(void* c);               // a claim completes the clause (rendezvous)
+  void (*fire)(void* c, status s);          // run the handler for a committed clause
+};
+
+struct clause_ref {
+  void* obj;
+  const clause_vtable* vt;
+  std::size_t arg_index;  // the clause's position among the alternation's arguments
+};
+
+struct alt_pick {
+  std::size_t pos;  // index into the clause_ref array, or SIZE_MAX when none in time
+  status st;        // ok or closed when pos is valid
+};
+
+// Perform exactly one of refs[0..n) (all enabled), blocking until deadline `d`.
+// `offers` and `order` are caller-provided scratch arrays of n elements (no allocation here).
+alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::size_t n, bool fair,
+                 const deadline& d);
+
+// Per-thread xorshift generator for fair_alt (no shared state between threads).
+std::uint64_t fast_random() noexcept;
+
+}  // namespace sluice::internal

@@ -1,0 +1,118 @@
+// The alternation driver: try, publish, park, withdraw (crossbeam-channel's
+// select.rs::run_select is the reference shape; Go's selectgo locks every channel instead).
+//
+// Invariants (tests/model/claim.pml must match):
+//   - The alternation owns one waiter; every published offer points at it, so counterparts
+//     (and close) commit at most one clause: the single CAS waiting -> claimed+i.
+//   - Phase 1 acts as a counterpart (it may claim other waiters) only while this alternation
+//     has no offer published. Once offers are out (phase 2) it acts on nothing else until it
+//     has decided its own state: it aborts it, or finds it claimed and honours the claim.
+//   - Offers are published one channel at a time, each under that channel's lock only; no
+//     lock is held across channels, and none is held while parking or waking.
+//   - A rendezvous claim is the whole operation (the value moved by the counterpart); a claim
+//     through a buffered channel only says "retry this clause", which may lose a race and
+//     send the driver round again. Either way nothing is performed twice.
+//   - After a timeout the abort CAS decides: won, nothing happened; lost, the committed clause
+//     is honoured even though the deadline has passed.
+#include <cstdint>
+#include <utility>
+
+#include "sluice/internal/alt_engine.hpp"
+#include "sluice/internal/backoff.hpp"
+
+namespace sluice::internal {
+
+std::uint64_t fast_random() noexcept {
+  // xorshift64* (Vigna), one state per thread, seeded from the state's own address.
+  thread_local std::uint64_t state = reinterpret_cast<std::uintptr_t>(&state) * 0x9E3779B97F4A7C15ull | 1;
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  return state * 0x2545F4914F6CDD1Dull;
+}
+
+namespace {
+
+bool performed(status s) noexcept { return s == status::ok || s == status::closed; }
+
+// Fisher-Yates: every ready clause is equally likely to come first.
+void shuffle(std::uint32_t* order, std::size_t n) noexcept {
+  for (std::size_t i = n; i > 1; --i) {
+    std::size_t j = static_cast<std::size_t>((fast_random() >> 32) * i >> 32);
+    std::swap(order[i - 1], order[j]);
+  }
+}
+
+}  // namespace
+
+alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::size_t n, bool fair,
+                 const deadline& d) {
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  if (n == 0) return {none, status::timeout};
+  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<std::uint32_t>(k);
+  if (fair) shuffle(order, n);
+
+  waiter w;
+  backoff contention;
+  for (;;) {
+    // Phase 1: try every clause without blocking, acting as a counterpart.
+    for (std::size_t k = 0; k < n; ++k) {
+      clause_ref& c = refs[order[k]];
+      status s = c.vt->try_now(c.obj);
+      if (performed(s)) return {order[k], s};
+    }
+    if (d.expired()) return {none, status::timeout};
+
+    // Phase 2: publish one offer per clause, re-checking each channel after publishing on it.
+    w.prepare();
+    std::size_t published = 0;
+    bool saw_ready = false;
+    for (; published < n; ++published) {
+      std::uint32_t i = order[published];
+      clause_ref& c = refs[i];
+      offers[i] = offer{&w, i, c.vt->slot(c.obj)};
+      c.vt->enlist(c.obj, &offers[i]);
+      if (c.vt->ready(c.obj, &w)) {
+        saw_ready = true;
+        ++published;
+        break;
+      }
+      if (!w.is_waiting()) {  // a counterpart already claimed one of our offers
+        ++published;
+        break;
+      }
+    }
+
+    // Phase 3: decide our own state. Park unless something is ready; then abort, or find a
+    // claim and wait for the claimer to finish with our offer (its unpark).
+    bool claimed;
+    if (saw_ready || !w.is_waiting()) {
+      claimed = !w.try_abort();
+      if (claimed) w.park(deadline::never());
+    } else if (w.park(d)) {
+      claimed = true;
+    } else {
+      claimed = !w.try_abort();
+      if (claimed) w.park(deadline::never());
+    }
+
+    // Phase 4: withdraw every offer (the claimed one is already unlinked by its claimer).
+    for (std::size_t k = 0; k < published; ++k) {
+      clause_ref& c = refs[order[k]];
+      c.vt->delist(c.obj, &offers[order[k]]);
+    }
+
+    if (claimed) {
+      std::uint32_t i = w.claimed_clause();
+      clause_ref& c = refs[i];
+      if (c.vt->hands_off(c.obj)) return {i, offers[i].result};
+      status s = c.vt->try_now(c.obj);  // buffered: the claim invites us to retry clause i
+      if (performed(s)) return {i, s};
+    } else if (saw_ready) {
+      contention.spin();  // another alternation may be backing off from us: let it
+    }
+    // Round again: phase 1 takes whatever is ready, or reports the timeout.
+  }
+}
+
+}  // namespace sluice::internal
