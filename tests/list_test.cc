@@ -1,0 +1,84 @@
+// The unbounded segment list on its own (internal): block boundaries, close, concurrency.
+#include <sluice/internal/list.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "test_util.hpp"
+
+using sluice::status;
+using sluice::internal::list;
+using sluice::internal::source;
+
+TEST(List, CrossesBlockBoundaries) {
+  list<int> l;
+  std::optional<int> out;
+  for (int i = 0; i < 100; ++i) {
+    int v = i;
+    ASSERT_EQ(l.try_push(source<int>::moving(v)), status::ok);
+  }
+  EXPECT_EQ(l.size(), 100u);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(l.try_pop(out), status::ok);
+    ASSERT_EQ(*out, i);
+  }
+  EXPECT_EQ(l.size(), 0u);
+  EXPECT_EQ(l.try_pop(out), status::empty);
+}
+
+TEST(List, DestructorFreesPartlyConsumedBlocks) {
+  {
+    list<sluice_test::tracked> l;
+    for (long i = 0; i < 70; ++i) {
+      sluice_test::tracked v(i);
+      ASSERT_EQ(l.try_push(source<sluice_test::tracked>::moving(v)), status::ok);
+    }
+    std::optional<sluice_test::tracked> out;
+    for (int i = 0; i < 40; ++i) ASSERT_EQ(l.try_pop(out), status::ok);
+  }
+  EXPECT_EQ(sluice_test::tracked::live.load(), 0);
+}
+
+TEST(List, CloseThenDrain) {
+  list<int> l;
+  int v = 3;
+  ASSERT_EQ(l.try_push(source<int>::moving(v)), status::ok);
+  EXPECT_TRUE(l.close());
+  EXPECT_EQ(l.try_push(source<int>::moving(v)), status::closed);
+  std::optional<int> out;
+  EXPECT_EQ(l.try_pop(out), status::ok);
+  EXPECT_EQ(l.try_pop(out), status::closed);
+}
+
+TEST(List, ConcurrentProducersAndConsumers) {
+  list<long> l;
+  const long n = sluice_test::scaled(100000);
+  std::atomic<long> sum{0};
+  std::vector<std::thread> ts;
+  for (int p = 0; p < 2; ++p) {
+    ts.emplace_back([&] {
+      for (long i = 1; i <= n; ++i) {
+        long v = i;
+        ASSERT_EQ(l.try_push(source<long>::moving(v)), status::ok);
+      }
+    });
+  }
+  for (int c = 0; c < 2; ++c) {
+    ts.emplace_back([&] {
+      std::optional<long> out;
+      for (long got = 0; got < n;) {
+        if (l.try_pop(out) == status::ok) {
+          sum.fetch_add(*out);
+          ++got;
+        } else {
+          std::this_thread::yield();
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(sum.load(), 2 * (n * (n + 1) / 2));
+}
