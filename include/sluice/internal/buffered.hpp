@@ -5,9 +5,11 @@
 // checks the buffer, and parks. The buffer's fast paths take no lock and make no syscall.
 //
 // Invariants (after crossbeam-channel's array/list flavors with their SyncWaker):
-//   - No lost wakeup: a waiter links its offer, then (fence) re-checks the buffer; a thread
-//     that pushes or pops first changes the buffer, then (fence) reads the waiter count. The
-//     two seq_cst fences make at least one of them see the other (Dekker).
+//   - No lost wakeup: a waiter links its offer (a seq_cst RMW on the wait list's count), then
+//     re-checks the buffer (seq_cst loads of head/tail); a thread that pushes or pops first
+//     moves head/tail (a seq_cst CAS), then reads the count (a seq_cst load). In the single
+//     total order of seq_cst operations at least one of the two sees the other (Dekker), so
+//     no fence is needed on the fast path: on x86 the notify check is one plain load.
 //   - A claim on a buffered channel carries no value: it means "the buffer changed for you,
 //     try again". The woken owner retries its operation (and re-parks if another thread won).
 //   - `lock_` guards both wait lists; under it we only link, unlink and CAS waiter states.
@@ -82,13 +84,10 @@ class buffered_chan final : public chan<T> {
   std::size_t capacity() const noexcept override { return buf_.capacity(); }
 
   void enlist(offer* o, bool sending) override {
-    {
-      std::lock_guard<spin_mutex> g(lock_);
-      (sending ? senders_ : receivers_).push_back(o);
-    }
-    // Pairs with the fence in notify(): the caller's ready() re-check cannot miss a change
-    // whose author did not see this offer.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // push_back's seq_cst count increment pairs with notify()'s count load: the caller's
+    // ready() re-check cannot miss a change whose author did not see this offer.
+    std::lock_guard<spin_mutex> g(lock_);
+    (sending ? senders_ : receivers_).push_back(o);
   }
   void delist(offer* o, bool sending) override {
     std::lock_guard<spin_mutex> g(lock_);
@@ -119,9 +118,10 @@ class buffered_chan final : public chan<T> {
     return s;
   }
 
-  // Wake one waiter of `q`, if any. When nobody waits this is a fence, a load and a branch.
+  // Wake one waiter of `q`, if any. When nobody waits this is one load and a branch. The
+  // caller's buffer change was a seq_cst CAS on head/tail; count() is a seq_cst load: they
+  // pair with push_back's increment and the owner's seq_cst re-check (see Invariants).
   void notify(waitq& q) {
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in wait_for / enlist
     if (q.count() == 0) return;
     lock_.lock();
     offer* o = q.claim_one();
@@ -138,9 +138,8 @@ class buffered_chan final : public chan<T> {
     offer o{&w, 0, nullptr};
     {
       std::lock_guard<spin_mutex> g(lock_);
-      q.push_back(&o);
+      q.push_back(&o);  // seq_cst count increment: pairs with notify() (see Invariants)
     }
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in notify()
     bool claimed;
     if (ready()) {
       claimed = !w.try_abort();

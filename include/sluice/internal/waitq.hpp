@@ -6,7 +6,8 @@
 //   - An offer is linked iff `linked` is true; whoever unlinks it (the claimer, a close, or
 //     the owner withdrawing it) clears the flag, so withdrawing twice is harmless.
 //   - count() is the number of linked offers; buffered channels read it without the lock to
-//     skip the lock entirely when nobody waits (one load and a branch on the fast path).
+//     skip the lock entirely when nobody waits (one load and a branch on the fast path). The
+//     no-lost-wakeup argument is a Dekker pair of seq_cst operations, see push_back.
 //   - Nothing here unparks a thread: claimed offers are returned and woken by the caller
 //     after it has released the lock (wake / wake_all).
 #pragma once
@@ -26,9 +27,10 @@ class waitq {
     if (tail_) tail_->next = o; else head_ = o;
     tail_ = o;
     o->linked = true;
-    // Relaxed under the lock; the lock-free reader pairs through the fences in
-    // buffered_chan::wait_for / notify (register-then-recheck).
-    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // seq_cst RMW: the Dekker half of register-then-recheck. It pairs with the seq_cst load
+    // in count() after a buffer change: either that load sees this offer, or the owner's
+    // seq_cst re-check of the buffer (ring/list can_push/can_pop) sees the change.
+    count_.fetch_add(1, std::memory_order_seq_cst);
   }
 
   void remove(offer* o) noexcept {
@@ -36,7 +38,7 @@ class waitq {
     if (o->prev) o->prev->next = o->next; else head_ = o->next;
     if (o->next) o->next->prev = o->prev; else tail_ = o->prev;
     o->linked = false;
-    count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);  // under the lock
+    count_.fetch_sub(1, std::memory_order_relaxed);  // under the lock; a stale nonzero only costs a lock
   }
 
   // Claim the first offer whose owner is still waiting and is not `self` (an alternation
@@ -79,7 +81,8 @@ class waitq {
     return chain;
   }
 
-  std::uint32_t count() const noexcept { return count_.load(std::memory_order_relaxed); }  // see push_back
+  // seq_cst: pairs with push_back's fetch_add (see there). On x86 a plain load.
+  std::uint32_t count() const noexcept { return count_.load(std::memory_order_seq_cst); }
 
   // Outside the lock: unpark each claimed offer's owner. Reads wake_next before the unpark,
   // since the owner may return (and its offer vanish) as soon as it is unparked.
