@@ -105,7 +105,7 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
     if (claimed) {
       std::uint32_t i = w.claimed_clause();
       clause_ref& c = refs[i];
-      if (c.vt->hands_off(c.obj)) return {i, offers[i].result};
+      if (c.vt->hands_off(c.obj)) return {i, w.result()};
       status s = c.vt->try_now(c.obj);  // buffered: the claim invites us to retry clause i
       if (performed(s)) return {i, s};
     } else if (saw_ready) {

@@ -13,7 +13,7 @@ void spin_then_yield(F&& attempt) {
   for (unsigned i = 0;; ++i) {
     if (attempt()) return;
     if (i < 64) {
-      sluice::internal::cpu_relax();
+      sluice::internal::spin_pause();
     } else {
       std::this_thread::yield();
     }

@@ -18,13 +18,13 @@ class backoff {
   static constexpr unsigned yield_limit = 10;  // then up to 4 yields
 
   void spin() noexcept {
-    for (unsigned i = 0; i < (1u << (step_ < spin_limit ? step_ : spin_limit)); ++i) cpu_relax();
+    for (unsigned i = 0; i < (1u << (step_ < spin_limit ? step_ : spin_limit)); ++i) spin_pause();
     if (step_ <= spin_limit) ++step_;
   }
 
   void snooze() noexcept {
     if (step_ <= spin_limit) {
-      for (unsigned i = 0; i < (1u << step_); ++i) cpu_relax();
+      for (unsigned i = 0; i < (1u << step_); ++i) spin_pause();
     } else {
       std::this_thread::yield();
     }

@@ -1,8 +1,8 @@
 // sluice/internal/buffered.hpp - blocking, closing and alternation for buffered flavors.
 //
 // Wraps a lock-free buffer (ring<T> or list<T>) with the parts that need waiting: a blocked
-// sender or receiver spins on the buffer first, then publishes an offer on a wait list, re-
-// checks the buffer, and parks. The buffer's fast paths take no lock and make no syscall.
+// sender or receiver polls the buffer first (the adaptive budget of spin.hpp), then
+// publishes an offer on a wait list, re-checks the buffer, and parks. The buffer's fast paths take no lock and make no syscall.
 //
 // Invariants (after crossbeam-channel's array/list flavors with their SyncWaker):
 //   - No lost wakeup: a waiter links its offer (a seq_cst RMW on the wait list's count), then
@@ -22,8 +22,8 @@
 #include <mutex>
 #include <optional>
 
-#include "sluice/internal/backoff.hpp"
 #include "sluice/internal/chan.hpp"
+#include "sluice/internal/spin.hpp"
 #include "sluice/internal/spin_mutex.hpp"
 #include "sluice/internal/waitq.hpp"
 #include "sluice/policy.hpp"
@@ -37,15 +37,11 @@ class buffered_chan final : public chan<T> {
   explicit buffered_chan(overflow policy, A&&... a) : policy_(policy), buf_(std::forward<A>(a)...) {}
 
   status send(const source<T>& src, const deadline& d) override {
-    backoff b;
     for (;;) {
       status s = push(src);
       if (s != status::full || policy_ != overflow::block) return s;
       if (d.is_now()) return status::full;
-      if (!b.completed()) {
-        b.snooze();
-        continue;
-      }
+      if (spin_until([this] { return buf_.can_push(); })) continue;
       if (!wait_for(senders_, d, [this] { return buf_.can_push(); })) {
         s = push(src);  // one last try at the deadline
         return s == status::full ? status::timeout : s;
@@ -54,15 +50,11 @@ class buffered_chan final : public chan<T> {
   }
 
   status recv(std::optional<T>& out, const deadline& d) override {
-    backoff b;
     for (;;) {
       status s = pop(out);
       if (s != status::empty) return s;
       if (d.is_now()) return status::empty;
-      if (!b.completed()) {
-        b.snooze();
-        continue;
-      }
+      if (spin_until([this] { return buf_.can_pop(); })) continue;
       if (!wait_for(receivers_, d, [this] { return buf_.can_pop(); })) {
         s = pop(out);  // one last try at the deadline
         return s == status::empty ? status::timeout : s;

@@ -11,7 +11,7 @@ namespace sluice::internal {
 inline constexpr std::size_t cache_line = 128;
 
 // One iteration of a spin-wait: tells the core we are spinning (x86 `pause`, ARM `yield`).
-inline void cpu_relax() noexcept {
+inline void spin_pause() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #elif defined(__aarch64__) || defined(__arm__)

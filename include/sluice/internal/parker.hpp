@@ -14,10 +14,9 @@
 //     the parker's memory only in ways that stay safe if it is gone (a futex wake on a dead
 //     address is harmless; the condvar backend holds its mutex until it is done).
 //
-// Spin policy (both backends): before sleeping, the owner spins on the parker's word, since
-// on the machines we measure a futex wake costs ~300 times a spinning hand-off. The spin
-// budget adapts per thread: it doubles when spinning caught the wake and halves when it did
-// not, so threads that are oversubscribed (spins never pay) quickly stop burning cores.
+// Spin policy (both backends): before sleeping, the owner polls the parker's word for the
+// adaptive budget of sluice/internal/spin.hpp, since a futex wake costs ~300 times a
+// spinning hand-off on the machines we measure.
 #pragma once
 
 #include <atomic>
@@ -29,7 +28,7 @@
 
 namespace sluice::internal {
 
-// Spin on `word` until it equals `target` or the per-thread adaptive budget is spent.
+// Poll `word` until it equals `target` or the per-thread adaptive budget is spent.
 // Returns true if it saw the target.
 bool spin_for(const std::atomic<std::uint32_t>& word, std::uint32_t target) noexcept;
 

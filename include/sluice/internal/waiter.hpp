@@ -9,8 +9,8 @@
 //   - An offer is one clause's entry on one channel's wait list. All offers of a waiter
 //     share its state word, so at most one clause of an alternation is ever claimed.
 //   - The claimer unlinks the claimed offer (under the channel lock), then, outside any lock,
-//     completes the clause (rendezvous: moves the value and writes `result`) and unparks the
-//     owner. unpark is its last touch of the waiter or offer.
+//     completes the clause (rendezvous: moves the value and writes the waiter's result) and
+//     unparks the owner. unpark is its last touch of the waiter or offer.
 //   - The owner, once its abort CAS has failed, waits for that unpark before reading the
 //     offer or leaving; after an aborted CAS nothing was committed and every value is kept.
 #pragma once
@@ -23,7 +23,9 @@
 
 namespace sluice::internal {
 
-class waiter {
+// One cache line: the claimer's CAS, its result write and its unpark all land on the line
+// the owner polls, so a hand-off costs one line transfer each way.
+class alignas(64) waiter {
  public:
   // state word: waiting (0), aborted (1), or claimed_base + clause index.
   static constexpr std::uint32_t waiting = 0, aborted = 1, claimed_base = 2;
@@ -64,9 +66,15 @@ class waiter {
   // Counterpart, after a successful try_claim and the clause's completion.
   void unpark() noexcept { parker_.unpark(); }
 
+  // The outcome of a rendezvous claim: ok (value moved) or closed. Written by the claimer
+  // before unpark (whose release publishes it), read by the owner after park returned true.
+  void set_result(status s) noexcept { result_ = s; }
+  status result() const noexcept { return result_; }
+
  private:
   std::atomic<std::uint32_t> state_{waiting};
   parker parker_;
+  status result_ = status::ok;
 };
 
 // One clause of a blocked operation, published on a channel's senders or receivers list.
@@ -76,8 +84,6 @@ struct offer {
   // Rendezvous payload. Send offer: the internal::source<T>* to take the value from.
   // Receive offer: the std::optional<T>* to construct the value in. Unused when buffered.
   void* slot = nullptr;
-  // Written by the claimer before unpark: ok (value moved) or closed.
-  status result = status::ok;
 
   // Wait-list links, guarded by the owning channel's lock.
   offer* prev = nullptr;

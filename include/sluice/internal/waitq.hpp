@@ -73,7 +73,7 @@ class waitq {
     while (offer* o = head_) {
       remove(o);
       if (o->owner->try_claim(o->clause)) {
-        o->result = result;
+        o->owner->set_result(result);
         o->wake_next = chain;
         chain = o;
       }

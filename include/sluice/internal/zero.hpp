@@ -5,7 +5,7 @@
 //     waiter states; values are moved and threads are unparked after it is released.
 //   - A value moves directly from the sender's object to the receiver's storage, by whichever
 //     side arrives second, after it has won the claim CAS on the waiting side's offer.
-//   - A claimed offer's `result` is ok (the value moved) or closed (close() claimed it; the
+//   - A claimed waiter's result() is ok (the value moved) or closed (close() claimed it; the
 //     sender's object is untouched).
 //   - Once closed_ is set no offer is linked again by plain operations; alternations may still
 //     enlist, and see ready() report the close.
@@ -33,7 +33,7 @@ class zero_chan final : public chan<T> {
     if (offer* r = receivers_.claim_one()) {
       lock_.unlock();
       static_cast<std::optional<T>*>(r->slot)->emplace(src.take());
-      r->result = status::ok;
+      r->owner->set_result(status::ok);
       r->owner->unpark();
       return status::ok;
     }
@@ -54,7 +54,7 @@ class zero_chan final : public chan<T> {
     if (offer* s = senders_.claim_one()) {
       lock_.unlock();
       out.emplace(static_cast<const source<T>*>(s->slot)->take());
-      s->result = status::ok;
+      s->owner->set_result(status::ok);
       s->owner->unpark();
       return status::ok;
     }
@@ -66,12 +66,18 @@ class zero_chan final : public chan<T> {
       lock_.unlock();
       return status::empty;
     }
-    waiter w;
-    w.prepare();
-    offer o{&w, 0, &out};
+    // The value lands next to the waiter, on the line the claimer is writing anyway.
+    struct alignas(64) landing {
+      waiter w;
+      std::optional<T> v;
+    } l;
+    l.w.prepare();
+    offer o{&l.w, 0, &l.v};
     receivers_.push_back(&o);
     lock_.unlock();
-    return await(w, o, d, receivers_);
+    status st = await(l.w, o, d, receivers_);
+    if (st == status::ok) out.emplace(std::move(*l.v));
+    return st;
   }
 
   void close() noexcept override {
@@ -121,7 +127,7 @@ class zero_chan final : public chan<T> {
       }
       w.park(deadline::never());
     }
-    return o.result;
+    return w.result();
   }
 
   spin_mutex lock_;
