@@ -38,27 +38,39 @@ class buffered_chan final : public chan<T> {
 
   status send(const source<T>& src, const deadline& d) override {
     for (;;) {
-      status s = push(src);
-      if (s != status::full || policy_ != overflow::block) return s;
-      if (d.is_now()) return status::full;
-      if (spin_until([this] { return buf_.can_push(); })) continue;
-      if (!wait_for(senders_, d, [this] { return buf_.can_push(); })) {
-        s = push(src);  // one last try at the deadline
-        return s == status::full ? status::timeout : s;
+      // A blocking send polls the one slot it needs before calling try_push, whose "full"
+      // verdict has to read the receivers' head word (a cache-line transfer per message).
+      if (!d.is_now() && policy_ == overflow::block && !buf_.push_hint()) {
+        if (!spin_until([this] { return buf_.push_hint(); })) {
+          if (!wait_for(senders_, d, [this] { return buf_.can_push(); })) {
+            status s = push(src);  // one last try at the deadline
+            return s == status::full ? status::timeout : s;
+          }
+          continue;
+        }
       }
+      status s = push(src);
+      if (s != status::full || policy_ != overflow::block || d.is_now()) return s;
     }
   }
 
   status recv(std::optional<T>& out, const deadline& d) override {
     for (;;) {
-      status s = pop(out);
-      if (s != status::empty) return s;
-      if (d.is_now()) return status::empty;
-      if (spin_until([this] { return buf_.can_pop(); })) continue;
-      if (!wait_for(receivers_, d, [this] { return buf_.can_pop(); })) {
-        s = pop(out);  // one last try at the deadline
-        return s == status::empty ? status::timeout : s;
+      // Likewise a blocking receive polls the slot it needs; an empty verdict from try_pop
+      // would read the senders' tail word. The hint cannot see a close, so the closed bit is
+      // looked at every 64 polls.
+      if (!d.is_now() && !buf_.pop_hint()) {
+        unsigned polls = 0;
+        if (!spin_until([&] { return buf_.pop_hint() || (++polls % 64 == 0 && buf_.is_closed()); })) {
+          if (!wait_for(receivers_, d, [this] { return buf_.can_pop(); })) {
+            status s = pop(out);  // one last try at the deadline
+            return s == status::empty ? status::timeout : s;
+          }
+          continue;
+        }
       }
+      status s = pop(out);
+      if (s != status::empty || d.is_now()) return s;
     }
   }
 

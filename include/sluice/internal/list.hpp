@@ -229,6 +229,10 @@ class list {
     return (head >> shift) != (tail >> shift) || (tail & mark_bit);
   }
 
+  // Hints for the spin phase (see ring.hpp); here the readiness checks themselves.
+  bool push_hint() const noexcept { return true; }
+  bool pop_hint() const noexcept { return can_pop(); }
+
   std::size_t size() const noexcept {
     for (;;) {
       std::uint64_t tail = tail_.index.load(std::memory_order_seq_cst);

@@ -142,6 +142,19 @@ class ring {
     return (tail & ~mark_bit_) != head || (tail & mark_bit_);
   }
 
+  // Cheap hints for the spin phase before parking: look only at the one slot the next push
+  // (or pop) needs, the line the other side writes anyway, instead of the head and tail
+  // words, which every operation writes. Relaxed loads: a hint; try_push/try_pop decide.
+  bool push_hint() const noexcept {
+    std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+    if (tail & mark_bit_) return true;
+    return slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))].stamp.load(std::memory_order_relaxed) == tail;
+  }
+  bool pop_hint() const noexcept {
+    std::uint64_t head = head_.load(std::memory_order_relaxed);
+    return slots_[static_cast<std::size_t>(head & (mark_bit_ - 1))].stamp.load(std::memory_order_relaxed) == head + 1;
+  }
+
   std::size_t size() const noexcept {
     for (;;) {
       std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
