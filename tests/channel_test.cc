@@ -346,3 +346,22 @@ TEST(Unbounded, ClosedAfterDrain) {
   EXPECT_EQ(c.recv().status(), status::closed);
   EXPECT_EQ(c.try_recv().status(), status::closed);
 }
+
+// Regression: with the spin budget at its floor, a blocking receive on a closed, drained
+// buffered channel looped between the spin phase and the wait list without ever calling
+// try_pop again (it never saw `closed`).
+TEST(Regression, ClosedDrainedChannelIsSeenWithTinySpinBudget) {
+  for (auto k : {kind::bounded1, kind::bounded64, kind::unbounded}) {
+    auto c = sluice_test::make<int>(k);
+    c.close();
+    sluice::internal::spin_budget() = 1;
+    EXPECT_EQ(c.recv_for(1h).status(), status::closed);
+    sluice::internal::spin_budget() = 1;
+    EXPECT_EQ(c.recv().status(), status::closed);
+  }
+  auto full = channel<int>(1);
+  ASSERT_EQ(full.send(1), status::ok);
+  full.close();
+  sluice::internal::spin_budget() = 1;
+  EXPECT_EQ(full.send_for(2, 1h), status::closed);
+}

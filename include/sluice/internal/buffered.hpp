@@ -46,8 +46,7 @@ class buffered_chan final : public chan<T> {
             status s = push(src);  // one last try at the deadline
             return s == status::full ? status::timeout : s;
           }
-          continue;
-        }
+        }  // woken, or the hint says ready: try (a claim means "retry", never "done")
       }
       status s = push(src);
       if (s != status::full || policy_ != overflow::block || d.is_now()) return s;
@@ -58,16 +57,15 @@ class buffered_chan final : public chan<T> {
     for (;;) {
       // Likewise a blocking receive polls the slot it needs; an empty verdict from try_pop
       // would read the senders' tail word. The hint cannot see a close, so the closed bit is
-      // looked at every 64 polls.
+      // looked at every 16 polls (and try_pop sees it after every wake).
       if (!d.is_now() && !buf_.pop_hint()) {
         unsigned polls = 0;
-        if (!spin_until([&] { return buf_.pop_hint() || (++polls % 64 == 0 && buf_.is_closed()); })) {
+        if (!spin_until([&] { return buf_.pop_hint() || (++polls % 16 == 0 && buf_.is_closed()); })) {
           if (!wait_for(receivers_, d, [this] { return buf_.can_pop(); })) {
             status s = pop(out);  // one last try at the deadline
             return s == status::empty ? status::timeout : s;
           }
-          continue;
-        }
+        }  // woken, or the hint says ready: try (a claim means "retry", never "done")
       }
       status s = pop(out);
       if (s != status::empty || d.is_now()) return s;
