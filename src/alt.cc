@@ -4,6 +4,7 @@
 // Invariants (tests/model/claim.pml must match):
 //   - The alternation owns one waiter; every published offer points at it, so counterparts
 //     (and close) commit at most one clause: the single CAS waiting -> claimed+i.
+//   - Phase 1b only reads (lock-free hints); it publishes nothing and claims nothing.
 //   - Phase 1 acts as a counterpart (it may claim other waiters) only while this alternation
 //     has no offer published. Once offers are out (phase 2) it acts on nothing else until it
 //     has decided its own state: it aborts it, or finds it claimed and honours the claim.
@@ -19,6 +20,7 @@
 
 #include "sluice/internal/alt_engine.hpp"
 #include "sluice/internal/backoff.hpp"
+#include "sluice/internal/spin.hpp"
 
 namespace sluice::internal {
 
@@ -54,6 +56,9 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
 
   waiter w;
   backoff contention;
+  unsigned hinted_rounds = 0;
+  bool all_buffered = true;
+  for (std::size_t k = 0; k < n; ++k) all_buffered = all_buffered && !refs[k].vt->hands_off(refs[k].obj);
   for (;;) {
     // Phase 1: try every clause without blocking, acting as a counterpart.
     for (std::size_t k = 0; k < n; ++k) {
@@ -62,6 +67,21 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
       if (performed(s)) return {order[k], s};
     }
     if (d.expired()) return {none, status::timeout};
+
+    // Phase 1b: when every clause is on a buffered channel, poll the clauses' lock-free hints
+    // for the adaptive spin budget before publishing (publishing costs a lock per channel,
+    // and a wake costs far more). A few hinted rounds at most: a hint may be stale. Not with
+    // a rendezvous clause: there only a published offer makes progress, and two
+    // alternations polling each other's (empty) wait lists would just burn the cores.
+    if (hinted_rounds < 4 && all_buffered && spin_until([&] {
+          for (std::size_t k = 0; k < n; ++k) {
+            if (refs[k].vt->hint(refs[k].obj)) return true;
+          }
+          return false;
+        })) {
+      ++hinted_rounds;
+      continue;
+    }
 
     // Phase 2: publish one offer per clause, re-checking each channel after publishing on it.
     w.prepare();

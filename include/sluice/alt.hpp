@@ -108,6 +108,7 @@ class recv_clause {
   static void enlist(void* c, internal::offer* o) { static_cast<recv_clause*>(c)->core()->enlist(o, false); }
   static void delist(void* c, internal::offer* o) { static_cast<recv_clause*>(c)->core()->delist(o, false); }
   static bool ready(void* c, const internal::waiter* w) { return static_cast<recv_clause*>(c)->core()->ready(w, false); }
+  static bool hint(void* c) { return static_cast<recv_clause*>(c)->core()->hint(false); }
   static bool hands_off(void* c) { return static_cast<recv_clause*>(c)->core()->hands_off(); }
   static void fire(void* c, status s) {
     auto* self = static_cast<recv_clause*>(c);
@@ -120,7 +121,7 @@ class recv_clause {
     }
     self->val_.reset();
   }
-  static constexpr internal::clause_vtable vtable{&try_now, &slot, &enlist, &delist, &ready, &hands_off, &fire};
+  static constexpr internal::clause_vtable vtable{&try_now, &slot, &enlist, &delist, &ready, &hint, &hands_off, &fire};
 
   channel<T>* handle_;
   F f_;
@@ -187,11 +188,12 @@ class send_clause {
   static void enlist(void* c, internal::offer* o) { static_cast<send_clause*>(c)->core()->enlist(o, true); }
   static void delist(void* c, internal::offer* o) { static_cast<send_clause*>(c)->core()->delist(o, true); }
   static bool ready(void* c, const internal::waiter* w) { return static_cast<send_clause*>(c)->core()->ready(w, true); }
+  static bool hint(void* c) { return static_cast<send_clause*>(c)->core()->hint(true); }
   static bool hands_off(void* c) { return static_cast<send_clause*>(c)->core()->hands_off(); }
   static void fire(void* c, status s) {
     if (s == status::ok) static_cast<send_clause*>(c)->f_();
   }
-  static constexpr internal::clause_vtable vtable{&try_now, &slot, &enlist, &delist, &ready, &hands_off, &fire};
+  static constexpr internal::clause_vtable vtable{&try_now, &slot, &enlist, &delist, &ready, &hint, &hands_off, &fire};
 
   channel<T>* handle_;
   F f_;

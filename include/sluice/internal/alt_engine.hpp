@@ -19,6 +19,7 @@ struct clause_vtable {
   void (*enlist)(void* c, offer* o);        // publish o on the channel
   void (*delist)(void* c, offer* o);        // withdraw o (no-op if already unlinked)
   bool (*ready)(void* c, const waiter* w);  // after enlisting: ready (or closed) now?
+  bool (*hint)(void* c);                    // lock-free guess at readiness, for polling
   bool (*hands_off)(void* c);               // a claim completes the clause (rendezvous)
   void (*fire)(void* c, status s);          // run the handler for a committed clause
 };

@@ -96,6 +96,7 @@ class buffered_chan final : public chan<T> {
     (sending ? senders_ : receivers_).remove(o);
   }
   bool ready(const waiter*, bool sending) override { return sending ? buf_.can_push() : buf_.can_pop(); }
+  bool hint(bool sending) const noexcept override { return sending ? buf_.push_hint() : buf_.pop_hint(); }
   bool hands_off() const noexcept override { return false; }
 
  private:

@@ -40,6 +40,8 @@ class chan {
   // After enlisting: could the clause proceed now (or is the channel closed)? Offers owned by
   // `self` do not count: an alternation never pairs with itself.
   virtual bool ready(const waiter* self, bool sending) = 0;
+  // A cheap, lock-free, possibly stale guess at ready(), for polling before publishing.
+  virtual bool hint(bool sending) const noexcept = 0;
   // True when a claim carries the value itself (rendezvous): the claimed clause is complete
   // and offer::result says how. False (buffered): a claim only says "retry this clause".
   virtual bool hands_off() const noexcept = 0;

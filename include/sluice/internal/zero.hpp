@@ -113,6 +113,10 @@ class zero_chan final : public chan<T> {
     if (closed_.load(std::memory_order_relaxed)) return true;  // relaxed: under lock_
     return (sending ? receivers_ : senders_).has_waiting(self);
   }
+  bool hint(bool sending) const noexcept override {
+    // A counterpart has an offer linked (possibly stale), or the channel is closed.
+    return (sending ? receivers_ : senders_).count() != 0 || closed_.load(std::memory_order_relaxed);  // a hint
+  }
   bool hands_off() const noexcept override { return true; }
 
  private:
