@@ -57,12 +57,13 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
   waiter w;
   backoff contention;
   unsigned hinted_rounds = 0;
-  bool all_buffered = true;
-  for (std::size_t k = 0; k < n; ++k) all_buffered = all_buffered && !refs[k].vt->hands_off(refs[k].obj);
+  int all_buffered = -1;  // computed when first needed: the non-blocking case never is
   for (;;) {
-    // Phase 1: try every clause without blocking, acting as a counterpart.
+    // Phase 1: try every clause without blocking, acting as a counterpart. A clause whose
+    // lock-free hint says "not ready" is skipped: no lock, no fence, a load or two.
     for (std::size_t k = 0; k < n; ++k) {
       clause_ref& c = refs[order[k]];
+      if (!c.vt->hint(c.obj)) continue;
       status s = c.vt->try_now(c.obj);
       if (performed(s)) return {order[k], s};
     }
@@ -73,7 +74,13 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
     // and a wake costs far more). A few hinted rounds at most: a hint may be stale. Not with
     // a rendezvous clause: there only a published offer makes progress, and two
     // alternations polling each other's (empty) wait lists would just burn the cores.
-    if (hinted_rounds < 4 && all_buffered && spin_until([&] {
+    if (all_buffered < 0) {
+      all_buffered = 1;
+      for (std::size_t k = 0; k < n; ++k) {
+        if (refs[k].vt->hands_off(refs[k].obj)) all_buffered = 0;
+      }
+    }
+    if (hinted_rounds < 4 && all_buffered == 1 && spin_until([&] {
           for (std::size_t k = 0; k < n; ++k) {
             if (refs[k].vt->hint(refs[k].obj)) return true;
           }

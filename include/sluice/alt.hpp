@@ -68,20 +68,94 @@ template <class... C>
 alt_result run_clauses(bool fair, C&... cs);
 }  // namespace internal
 
+namespace internal {
+
+// The parts of a receive clause that depend only on T: one set of engine functions per T,
+// shared by every handler type (fewer indirect-branch targets and less code per call site).
+template <class T>
+class recv_core {
+ protected:
+  explicit recv_core(channel<T>& ch) : handle_(&ch), core_(core_of(ch)) {}
+
+  static recv_core* self(void* c) { return static_cast<recv_core*>(c); }
+  static status try_now(void* c) {
+    self(c)->val_.reset();
+    return self(c)->core_->recv(self(c)->val_, deadline::now());
+  }
+  static void* slot(void* c) {
+    self(c)->val_.reset();
+    return &self(c)->val_;
+  }
+  static void enlist(void* c, offer* o) { self(c)->core_->enlist(o, false); }
+  static void delist(void* c, offer* o) { self(c)->core_->delist(o, false); }
+  static bool ready(void* c, const waiter* w) { return self(c)->core_->ready(w, false); }
+  static bool hint(void* c) { return self(c)->core_->hint(false); }
+  static bool hands_off(void* c) { return self(c)->core_->hands_off(); }
+
+  channel<T>* handle_;  // the caller's handle (an alternation re-points it at its own copy)
+  chan<T>* core_;       // cached: one pointer less to chase per clause and round
+  bool enabled_ = true;
+  std::optional<T> val_;
+};
+
+// The parts of a send clause that depend only on T.
+template <class T>
+class send_core {
+ protected:
+  explicit send_core(channel<T>& ch) : handle_(&ch), core_(core_of(ch)) {}
+
+  // For alternation::add: take ownership of an rvalue the clause only pointed at (the
+  // temporary dies with the add() statement). Lvalues stay borrowed.
+  void own() {
+    if (!owned_ && !copy_) owned_.emplace(std::move(*ptr_));
+  }
+  source<T>& current() {
+    if (owned_) {
+      src_.emplace(source<T>::moving(*owned_));
+    } else if (copy_) {
+      src_.emplace(source<T>::copying(*ptr_));
+    } else {
+      src_.emplace(source<T>::moving(*ptr_));
+    }
+    return *src_;
+  }
+
+  static send_core* self(void* c) { return static_cast<send_core*>(c); }
+  static status try_now(void* c) { return self(c)->core_->send(self(c)->current(), deadline::now()); }
+  static void* slot(void* c) { return &self(c)->current(); }
+  static void enlist(void* c, offer* o) { self(c)->core_->enlist(o, true); }
+  static void delist(void* c, offer* o) { self(c)->core_->delist(o, true); }
+  static bool ready(void* c, const waiter* w) { return self(c)->core_->ready(w, true); }
+  static bool hint(void* c) { return self(c)->core_->hint(true); }
+  static bool hands_off(void* c) { return self(c)->core_->hands_off(); }
+
+  channel<T>* handle_;
+  chan<T>* core_;
+  bool enabled_ = true;
+  T* ptr_ = nullptr;
+  bool copy_ = false;
+  std::optional<T> owned_;
+  std::optional<source<T>> src_;
+};
+
+}  // namespace internal
+
 template <class T, class F>
-class recv_clause {
+class recv_clause : private internal::recv_core<T> {
+  using base = internal::recv_core<T>;
+
  public:
-  recv_clause(channel<T>& ch, F f) : handle_(&ch), f_(std::move(f)) {}
+  recv_clause(channel<T>& ch, F f) : base(ch), f_(std::move(f)) {}
 
   recv_clause&& when(bool enabled) && {
-    enabled_ = enabled_ && enabled;
+    this->enabled_ = this->enabled_ && enabled;
     return std::move(*this);
   }
   recv_clause& when(bool enabled) & {
-    enabled_ = enabled_ && enabled;
+    this->enabled_ = this->enabled_ && enabled;
     return *this;
   }
-  bool enabled() const noexcept { return enabled_; }
+  bool enabled() const noexcept { return this->enabled_; }
 
  private:
   friend class alternation;
@@ -92,26 +166,11 @@ class recv_clause {
   static_assert(takes_value || takes_result || std::is_invocable_v<F&>,
                 "on_recv handler must take T, recv_result<T>, or nothing");
 
-  internal::chan<T>* core() const noexcept { return internal::core_of(*handle_); }
+  void* erased() noexcept { return static_cast<base*>(this); }
   void own() {}  // nothing borrowed but the channel handle (alternation keeps a copy)
 
-  static status try_now(void* c) {
-    auto* self = static_cast<recv_clause*>(c);
-    self->val_.reset();
-    return self->core()->recv(self->val_, internal::deadline::now());
-  }
-  static void* slot(void* c) {
-    auto* self = static_cast<recv_clause*>(c);
-    self->val_.reset();
-    return &self->val_;
-  }
-  static void enlist(void* c, internal::offer* o) { static_cast<recv_clause*>(c)->core()->enlist(o, false); }
-  static void delist(void* c, internal::offer* o) { static_cast<recv_clause*>(c)->core()->delist(o, false); }
-  static bool ready(void* c, const internal::waiter* w) { return static_cast<recv_clause*>(c)->core()->ready(w, false); }
-  static bool hint(void* c) { return static_cast<recv_clause*>(c)->core()->hint(false); }
-  static bool hands_off(void* c) { return static_cast<recv_clause*>(c)->core()->hands_off(); }
   static void fire(void* c, status s) {
-    auto* self = static_cast<recv_clause*>(c);
+    auto* self = static_cast<recv_clause*>(static_cast<base*>(c));
     if constexpr (takes_value) {
       if (s == status::ok) self->f_(std::move(*self->val_));
     } else if constexpr (takes_result) {
@@ -121,38 +180,38 @@ class recv_clause {
     }
     self->val_.reset();
   }
-  static constexpr internal::clause_vtable vtable{&try_now, &slot, &enlist, &delist, &ready, &hint, &hands_off, &fire};
+  static constexpr internal::clause_vtable vtable{&base::try_now, &base::slot,  &base::enlist,    &base::delist,
+                                                  &base::ready,   &base::hint,  &base::hands_off, &fire};
 
-  channel<T>* handle_;
   F f_;
-  bool enabled_ = true;
-  std::optional<T> val_;
 };
 
 template <class T, class U, class F>
-class send_clause {
+class send_clause : private internal::send_core<T> {
+  using base = internal::send_core<T>;
+
  public:
-  send_clause(channel<T>& ch, U&& v, F f) : handle_(&ch), f_(std::move(f)) {
+  send_clause(channel<T>& ch, U&& v, F f) : base(ch), f_(std::move(f)) {
     using V = std::remove_cvref_t<U>;
     if constexpr (std::is_same_v<V, T>) {
-      ptr_ = const_cast<T*>(std::addressof(v));
-      copy_ = std::is_lvalue_reference_v<U> || std::is_const_v<std::remove_reference_t<U>>;
+      this->ptr_ = const_cast<T*>(std::addressof(v));
+      this->copy_ = std::is_lvalue_reference_v<U> || std::is_const_v<std::remove_reference_t<U>>;
     } else if constexpr (std::is_constructible_v<T, const V&>) {
-      owned_.emplace(static_cast<const V&>(v));  // convert; the caller's object is only read
+      this->owned_.emplace(static_cast<const V&>(v));  // convert; the caller's object is only read
     } else {
-      owned_.emplace(std::forward<U>(v));
+      this->owned_.emplace(std::forward<U>(v));
     }
   }
 
   send_clause&& when(bool enabled) && {
-    enabled_ = enabled_ && enabled;
+    this->enabled_ = this->enabled_ && enabled;
     return std::move(*this);
   }
   send_clause& when(bool enabled) & {
-    enabled_ = enabled_ && enabled;
+    this->enabled_ = this->enabled_ && enabled;
     return *this;
   }
-  bool enabled() const noexcept { return enabled_; }
+  bool enabled() const noexcept { return this->enabled_; }
 
  private:
   friend class alternation;
@@ -163,45 +222,15 @@ class send_clause {
                     std::is_copy_constructible_v<T>,
                 "on_send copies an lvalue: T is move-only, pass std::move(value)");
 
-  internal::chan<T>* core() const noexcept { return internal::core_of(*handle_); }
-  // For alternation::add: take ownership of an rvalue the clause only pointed at (the
-  // temporary dies with the add() statement). Lvalues stay borrowed.
-  void own() {
-    if (!owned_ && !copy_) owned_.emplace(std::move(*ptr_));
-  }
-  internal::source<T>& current() {
-    if (owned_) {
-      src_.emplace(internal::source<T>::moving(*owned_));
-    } else if (copy_) {
-      src_.emplace(internal::source<T>::copying(*ptr_));
-    } else {
-      src_.emplace(internal::source<T>::moving(*ptr_));
-    }
-    return *src_;
-  }
+  void* erased() noexcept { return static_cast<base*>(this); }
 
-  static status try_now(void* c) {
-    auto* self = static_cast<send_clause*>(c);
-    return self->core()->send(self->current(), internal::deadline::now());
-  }
-  static void* slot(void* c) { return &static_cast<send_clause*>(c)->current(); }
-  static void enlist(void* c, internal::offer* o) { static_cast<send_clause*>(c)->core()->enlist(o, true); }
-  static void delist(void* c, internal::offer* o) { static_cast<send_clause*>(c)->core()->delist(o, true); }
-  static bool ready(void* c, const internal::waiter* w) { return static_cast<send_clause*>(c)->core()->ready(w, true); }
-  static bool hint(void* c) { return static_cast<send_clause*>(c)->core()->hint(true); }
-  static bool hands_off(void* c) { return static_cast<send_clause*>(c)->core()->hands_off(); }
   static void fire(void* c, status s) {
-    if (s == status::ok) static_cast<send_clause*>(c)->f_();
+    if (s == status::ok) static_cast<send_clause*>(static_cast<base*>(c))->f_();
   }
-  static constexpr internal::clause_vtable vtable{&try_now, &slot, &enlist, &delist, &ready, &hint, &hands_off, &fire};
+  static constexpr internal::clause_vtable vtable{&base::try_now, &base::slot,  &base::enlist,    &base::delist,
+                                                  &base::ready,   &base::hint,  &base::hands_off, &fire};
 
-  channel<T>* handle_;
   F f_;
-  bool enabled_ = true;
-  T* ptr_ = nullptr;
-  bool copy_ = false;
-  std::optional<T> owned_;
-  std::optional<internal::source<T>> src_;
 };
 
 template <class F>
@@ -268,7 +297,7 @@ alt_result internal::run_clauses(bool fair, C&... cs) {
       other_index = arg;
       d = c.deadline();
     } else {
-      if (c.enabled()) refs[n++] = internal::clause_ref{&c, &Cl::vtable, arg};
+      if (c.enabled()) refs[n++] = internal::clause_ref{c.erased(), &Cl::vtable, arg};
     }
   };
   [&]<std::size_t... I>(std::index_sequence<I...>) { (visit(cs, I), ...); }(std::index_sequence_for<C...>{});
@@ -325,7 +354,7 @@ class alternation {
     } else {
       auto h = std::make_unique<holder<Cl>>(std::forward<Clause>(c));
       if (h->clause.enabled()) {
-        refs_.push_back(internal::clause_ref{&h->clause, &Cl::vtable, index});
+        refs_.push_back(internal::clause_ref{h->clause.erased(), &Cl::vtable, index});
         offers_.emplace_back();
         order_.push_back(0);
       }

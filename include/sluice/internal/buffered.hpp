@@ -96,7 +96,10 @@ class buffered_chan final : public chan<T> {
     (sending ? senders_ : receivers_).remove(o);
   }
   bool ready(const waiter*, bool sending) override { return sending ? buf_.can_push() : buf_.can_pop(); }
-  bool hint(bool sending) const noexcept override { return sending ? buf_.push_hint() : buf_.pop_hint(); }
+  bool hint(bool sending) const noexcept override {
+    if (sending) return policy_ == overflow::drop_oldest || buf_.push_hint();  // push_hint sees the closed bit
+    return buf_.pop_hint() || buf_.is_closed();
+  }
   bool hands_off() const noexcept override { return false; }
 
  private:

@@ -40,7 +40,9 @@ class chan {
   // After enlisting: could the clause proceed now (or is the channel closed)? Offers owned by
   // `self` do not count: an alternation never pairs with itself.
   virtual bool ready(const waiter* self, bool sending) = 0;
-  // A cheap, lock-free, possibly stale guess at ready(), for polling before publishing.
+  // A cheap, lock-free guess at ready(), for polling. It may say "ready" wrongly (the try
+  // then fails), but not "not ready" for long: a closed channel, or a counterpart that stays
+  // ready, makes it true once the writes involved are visible.
   virtual bool hint(bool sending) const noexcept = 0;
   // True when a claim carries the value itself (rendezvous): the claimed clause is complete
   // and offer::result says how. False (buffered): a claim only says "retry this clause".

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Turn a tools/bench results file (JSON lines) into the comparison table and the plot.
+
+    report.py RESULTS.jsonl [--plot bench/plot.png] [--markdown bench/results/latest.md]
+
+Throughput cells are medians over the repeats. A peer cell measured with fewer messages
+than N (the quick run's slow peers) is scaled linearly to N and marked with a dagger.
+"""
+import argparse
+import collections
+import json
+import statistics
+import sys
+
+# Targets of the performance issue: sluice time / Go time, N = 5M, T = 4, 2 cores.
+TARGETS = {
+    ("spsc", "cap0"): 1.5, ("spsc", "cap1"): 1.2, ("spsc", "capN"): 1.0,
+    ("mpsc", "cap0"): 6.0, ("mpsc", "cap1"): 1.9, ("mpsc", "capN"): 0.5,
+    ("mpmc", "cap0"): 4.0, ("mpmc", "cap1"): 1.4, ("mpmc", "capN"): 0.6,
+    ("select_rx", "cap0"): 8.0, ("select_rx", "cap1"): 1.2, ("select_rx", "capN"): 0.75,
+    ("select_both", "cap0"): 8.0, ("select_both", "cap1"): 1.5, ("select_both", "capN"): 0.5,
+    ("seq", "capN"): 1.0,
+}
+WORKLOADS = ["seq", "spsc", "mpsc", "mpmc", "select_rx", "select_both"]
+CAPS = ["cap0", "cap1", "capN", "unbounded"]
+PEERS = ["boost::lockfree::queue", "boost::lockfree::spsc_queue", "moodycamel::BlockingConcurrentQueue",
+         "tbb::concurrent_bounded_queue", "boost::fibers channel", "mutex+condvar"]
+SHORT = {"boost::lockfree::queue": "boost lf::queue", "boost::lockfree::spsc_queue": "boost spsc_queue",
+         "moodycamel::BlockingConcurrentQueue": "moodycamel", "tbb::concurrent_bounded_queue": "TBB bounded",
+         "boost::fibers channel": "Boost.Fiber", "mutex+condvar": "mutex+cv"}
+
+
+def load(path):
+    meta, rows = {}, []
+    for line in open(path):
+        line = line.strip()
+        if not line:
+            continue
+        r = json.loads(line)
+        if "meta" in r:
+            meta = r["meta"]
+        else:
+            rows.append(r)
+    return meta, rows
+
+
+def medians(rows, n_target):
+    """(impl, workload, cap) -> (median seconds scaled to n_target, scaled?, all runs ok?)"""
+    acc = collections.defaultdict(list)
+    for r in rows:
+        if "seconds" not in r or r["workload"].startswith("mpmc_"):
+            continue
+        acc[(r["impl"], r["workload"], r["cap"])].append(r)
+    out = {}
+    for key, runs in acc.items():
+        secs = [r["seconds"] * n_target / r["messages"] for r in runs]
+        out[key] = (statistics.median(secs), any(r["messages"] != n_target for r in runs), all(r["ok"] for r in runs))
+    return out
+
+
+def fmt_s(x):
+    return f"{x:.3f}" if x >= 0.01 else f"{x:.4f}"
+
+
+def table(meds, n):
+    lines = []
+    head = ["workload", "cap", "sluice s", "Go s", "sluice/Go", "target", ""] + [SHORT[p] + " s" for p in PEERS]
+    lines.append(head)
+    missed, failed = [], []
+    for w in WORKLOADS:
+        for c in CAPS:
+            s = meds.get(("sluice", w, c))
+            if not s:
+                continue
+            g = meds.get(("go", w, c))
+            t = TARGETS.get((w, c))
+            ratio = s[0] / g[0] if g else None
+            verdict = ""
+            if ratio is not None and t is not None:
+                verdict = "ok" if ratio <= t else "MISSED"
+                if ratio > t:
+                    missed.append(f"{w} {c}")
+            row = [w, c, fmt_s(s[0]), fmt_s(g[0]) if g else "-", f"{ratio:.2f}" if ratio else "-",
+                   f"<= {t}" if t else "-", verdict]
+            for p in PEERS:
+                m = meds.get((p, w, c))
+                if not m:
+                    row.append("-")
+                    continue
+                mark = "\u2020" if m[1] else ""
+                row.append(f"{fmt_s(m[0])}{mark} ({s[0] / m[0]:.2f}x)")
+                if not m[2]:
+                    failed.append(f"{p} {w} {c}")
+            if not s[2]:
+                failed.append(f"sluice {w} {c}")
+            lines.append(row)
+    return lines, missed, failed
+
+
+def render_text(lines):
+    widths = [max(len(str(r[i])) for r in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(str(r[i]).ljust(widths[i]) for i in range(len(r))) for r in lines)
+
+
+def render_md(lines):
+    out = ["| " + " | ".join(lines[0]) + " |", "|" + "---|" * len(lines[0])]
+    for r in lines[1:]:
+        out.append("| " + " | ".join(str(x) for x in r) + " |")
+    return "\n".join(out)
+
+
+def extras(rows):
+    """Latency, oversubscription and syscall sections, as text lines."""
+    out = []
+    lat = [r for r in rows if "ns" in r]
+    if lat:
+        out.append("Latency (median):")
+        groups = collections.defaultdict(list)
+        for r in lat:
+            groups[(r["impl"], r["workload"])].append(r["ns"])
+        for (impl, what), v in groups.items():
+            out.append(f"  {impl:8} {what:32} {statistics.median(v):10.1f} ns")
+    over = [r for r in rows if r.get("workload", "").startswith("mpmc_") and "seconds" in r]
+    if over:
+        out.append("Oversubscription (sluice mpmc, messages per second; must stay >= half of 1 per core):")
+        groups = collections.defaultdict(list)
+        for r in over:
+            groups[(r["cap"], r["workload"])].append(r["messages"] / r["seconds"])
+        for cap in ["cap0", "cap1", "capN"]:
+            base = groups.get((cap, "mpmc_1_per_core"))
+            if not base:
+                continue
+            b = statistics.median(base)
+            parts = []
+            for per in (1, 4, 8):
+                v = groups.get((cap, f"mpmc_{per}_per_core"))
+                if v:
+                    m = statistics.median(v)
+                    parts.append(f"{per}/core {m / 1e6:6.2f} M/s ({m / b:.2f})")
+            out.append(f"  {cap:5} " + "   ".join(parts))
+    sys_rows = [r for r in rows if "futex_per_message" in r]
+    if sys_rows:
+        out.append("futex calls per message (strace -f -c, sluice):")
+        for r in sys_rows:
+            out.append(f"  {r['workload']:6} {r['cap']:5} {r['futex_calls']:8d} calls / {r['messages']} messages"
+                       f" = {r['futex_per_message']:.5f}")
+    return out
+
+
+def plot(meds, path, meta):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("report.py: matplotlib missing, no plot", file=sys.stderr)
+        return
+    groups = [(w, c) for w in WORKLOADS for c in CAPS if ("sluice", w, c) in meds]
+    impls = ["sluice", "go"] + PEERS
+    colors = ["#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    fig, ax = plt.subplots(figsize=(15, 6))
+    width = 0.8 / len(impls)
+    for k, impl in enumerate(impls):
+        xs, ys = [], []
+        for i, g in enumerate(groups):
+            m = meds.get((impl, g[0], g[1]))
+            if m:
+                xs.append(i + k * width)
+                ys.append(m[0])
+        if xs:
+            ax.bar(xs, ys, width, label=SHORT.get(impl, impl), color=colors[k % len(colors)])
+    ax.set_yscale("log")
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))])
+    ax.set_xticklabels([f"{w}\n{c}" for w, c in groups], fontsize=7)
+    ax.set_ylabel(f"seconds for N = {meta.get('messages', '?'):,} messages (log)")
+    ax.set_title(f"sluice vs Go and C++ queues, T = 4 ({meta.get('machine', '')}; lower is better)")
+    ax.legend(fontsize=8, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"report.py: wrote {path}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--plot")
+    ap.add_argument("--markdown")
+    a = ap.parse_args()
+    meta, rows = load(a.results)
+    n = int(meta.get("messages", 5_000_000))
+    meds = medians(rows, n)
+    lines, missed, failed = table(meds, n)
+    header = (f"N = {n:,} messages, T = 4, medians of {meta.get('repeats', '?')} runs; "
+              f"{meta.get('machine', '')}; {meta.get('compiler', '')}; commit {meta.get('commit', '')}")
+    print(header)
+    print(render_text(lines))
+    print("\u2020 measured with fewer messages (kernel-bound peer; quick run) and scaled linearly to N.")
+    print("Peers without a blocking API (boost::lockfree) use a spin-then-yield wrapper. (x) = sluice time / peer time.")
+    ex = extras(rows)
+    for line in ex:
+        print(line)
+    if missed:
+        print("Targets missed: " + ", ".join(missed))
+    if failed:
+        print("CHECKSUM FAILURES: " + ", ".join(failed))
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(header + "\n\n" + render_md(lines) + "\n\n")
+            f.write("\u2020 measured with fewer messages and scaled linearly to N. "
+                    "(x) = sluice time / peer time. boost::lockfree peers use a spin-then-yield wrapper.\n\n")
+            if ex:
+                f.write("```\n" + "\n".join(ex) + "\n```\n")
+    if a.plot:
+        plot(meds, a.plot, meta)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
