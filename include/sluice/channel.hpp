@@ -51,6 +51,17 @@ template <class T>
 class channel;
 
 namespace internal {
+// Coroutine support (coroutine.hpp): a blocking channel operation made on a coroutine's
+// thread suspends it when it returns if its run's budget is spent. One thread-local load
+// and a branch everywhere else.
+inline thread_local bool in_coroutine = false;
+void coroutine_yield_point();
+inline void after_blocking() {
+  if (in_coroutine) coroutine_yield_point();
+}
+}  // namespace internal
+
+namespace internal {
 template <class T>
 chan<T>* core_of(const channel<T>& c) noexcept;
 struct channel_access;  // shares a channel's core (timers hold it weakly)
@@ -77,7 +88,9 @@ class channel {
   // Blocks until the value is delivered (rendezvous) or buffered. ok | closed.
   template <class U>
   status send(U&& value) {
-    return send_with(std::forward<U>(value), internal::deadline::never());
+    status s = send_with(std::forward<U>(value), internal::deadline::never());
+    internal::after_blocking();
+    return s;
   }
 
   // Never blocks. ok | full (no room; rendezvous: no receiver waiting) | closed.
@@ -89,17 +102,25 @@ class channel {
   // Blocks at most `timeout`. ok | timeout | closed.
   template <class U, class Rep, class Period>
   status send_for(U&& value, std::chrono::duration<Rep, Period> timeout) {
-    return timed(send_with(std::forward<U>(value), internal::deadline::after(timeout)));
+    status s = timed(send_with(std::forward<U>(value), internal::deadline::after(timeout)));
+    internal::after_blocking();
+    return s;
   }
 
   // Blocks at most until `deadline` (any clock). ok | timeout | closed.
   template <class U, class Clock, class Dur>
   status send_until(U&& value, std::chrono::time_point<Clock, Dur> deadline) {
-    return timed(send_with(std::forward<U>(value), internal::deadline::at(deadline)));
+    status s = timed(send_with(std::forward<U>(value), internal::deadline::at(deadline)));
+    internal::after_blocking();
+    return s;
   }
 
   // Blocks until a value arrives or the channel is closed and drained. ok | closed.
-  recv_result<T> recv() { return recv_with(internal::deadline::never()); }
+  recv_result<T> recv() {
+    recv_result<T> r = recv_with(internal::deadline::never());
+    internal::after_blocking();
+    return r;
+  }
 
   // Never blocks. ok | empty (nothing buffered; rendezvous: no sender waiting) | closed.
   recv_result<T> try_recv() { return recv_with(internal::deadline::now()); }
@@ -107,13 +128,17 @@ class channel {
   // Blocks at most `timeout`. ok | timeout | closed.
   template <class Rep, class Period>
   recv_result<T> recv_for(std::chrono::duration<Rep, Period> timeout) {
-    return timed(recv_with(internal::deadline::after(timeout)));
+    recv_result<T> r = timed(recv_with(internal::deadline::after(timeout)));
+    internal::after_blocking();
+    return r;
   }
 
   // Blocks at most until `deadline` (any clock). ok | timeout | closed.
   template <class Clock, class Dur>
   recv_result<T> recv_until(std::chrono::time_point<Clock, Dur> deadline) {
-    return timed(recv_with(internal::deadline::at(deadline)));
+    recv_result<T> r = timed(recv_with(internal::deadline::at(deadline)));
+    internal::after_blocking();
+    return r;
   }
 
   // Closes both directions; idempotent; never blocks. Wakes every blocked sender (closed,

@@ -2,7 +2,10 @@
 #pragma once
 
 #include "sluice/alt.hpp"
+#include "sluice/mp.hpp"
 #include "sluice/channel.hpp"
+#include "sluice/consumer_thread.hpp"
+#include "sluice/coroutine.hpp"
 #include "sluice/policy.hpp"
 #include "sluice/recv_result.hpp"
 #include "sluice/status.hpp"

@@ -1,0 +1,172 @@
+// sluice/mp.hpp - ports, monitors and selective receive (AnyEvent::MP, Coro::MP, Erlang),
+// within one process. Namespace sluice::mp.
+//
+// A port is an address that messages are sent to by id. Messages are JSON arrays
+// (nlohmann::json), element 0 usually a tag string: snd(p, {"ping", 42, self()}).
+//
+//   auto p = port([](const message& m) { ... });       // default handler
+//   rcv(p, "ping", [](const message& rest) { ... });   // tag handler: message without its tag
+//   snd(p, {"ping", 1});                                // never blocks
+//   auto m = mon(p, [](const message& reason) { ... }); // one-shot, m.cancel() stops it
+//   kil(p, {"bored"});                                  // abnormal death; kil(p) is normal
+//
+// Scheduling: handlers of one port run one at a time, in arrival order, on a pool of worker
+// threads (set_scheduler_threads before first use; default: hardware threads). Messages
+// between a pair of ports (or from one thread to a port) keep their order. An exception
+// escaping a handler kills the port with reason ["die", what()]. A message that finds no
+// handler (no matching tag handler and no default) kills the port with ["die", "no handler
+// for message", message].
+//
+// Ports die once. A port's death is reported to its monitors with the reason: empty for a
+// normal death. snd to a dead (or never existing) port is silently dropped; mon on one fires
+// promptly with ["no_such_port"]. Port ids are never reused. A bounded port (set_bound) whose
+// mailbox overflows is killed with ["overflow"], which its monitors see: nothing is dropped
+// silently.
+//
+// port_async runs a body on its own thread with a mailbox for selective receive
+// (Coro::MP): get() takes the next message, get(tag, timeout) the next with that tag (found
+// through a per-tag index, without scanning the rest), get_cond(pred, timeout) the first that
+// matches; everything passed over stays queued in order. The body returning kills the port
+// normally; throwing kills it with ["die", what()]. If the port is killed from outside, the
+// mailbox's waiting calls throw sluice::mp::port_killed.
+//
+// Names: node ids and port ids are printable ("NODE#ID") and cross the network as strings in
+// a later release; spawn takes a node id, which today must be node_id().
+//
+// Thread-safety: every function may be called from any thread. Callbacks (handlers, monitor
+// callbacks, spawn init functions, psub bodies) run on scheduler threads with self() set.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace sluice::mp {
+
+using message = nlohmann::json;
+
+class port_id {
+ public:
+  port_id() = default;  // refers to no port
+  port_id(std::string node, std::uint64_t id) : node_(std::move(node)), id_(id) {}
+
+  const std::string& node() const noexcept { return node_; }
+  std::uint64_t id() const noexcept { return id_; }
+  std::string str() const { return node_ + "#" + std::to_string(id_); }
+  bool valid() const noexcept { return id_ != 0; }
+
+  // Parses "NODE#ID"; throws std::invalid_argument on anything else.
+  static port_id parse(std::string_view s);
+
+  friend bool operator==(const port_id& a, const port_id& b) noexcept { return a.id_ == b.id_ && a.node_ == b.node_; }
+
+ private:
+  std::string node_;
+  std::uint64_t id_ = 0;
+};
+
+// A port id in a message is its string.
+void to_json(message& j, const port_id& p);
+void from_json(const message& j, port_id& p);
+
+// This process's node id, unique per process start.
+std::string node_id();
+
+// Ports.
+port_id port();                                              // no handler yet
+port_id port(std::function<void(const message&)> on_message);  // with a default handler
+port_id rcv(const port_id& p, std::function<void(const message&)> on_message);
+port_id rcv(const port_id& p, std::string tag, std::function<void(const message& rest)> on_tag);  // empty f unregisters
+void snd(const port_id& p, message msg);
+void kil(const port_id& p, message reason = message::array());
+const port_id& self();  // throws std::logic_error outside a port context
+
+// Bound a port's queue of unprocessed messages; overflowing it kills the port with
+// ["overflow"]. 0 means unbounded (the default).
+void set_bound(const port_id& p, std::size_t max_queued);
+
+// Size of the scheduler's worker pool; takes effect if called before the first port exists.
+void set_scheduler_threads(unsigned n);
+
+class monitor {
+ public:
+  monitor() = default;
+  void cancel();  // the monitor will not fire (if it has not already)
+  struct state;
+
+ private:
+  friend monitor make_monitor(std::shared_ptr<state>);
+  std::shared_ptr<state> s_;
+};
+
+monitor mon(const port_id& p, std::function<void(const message& reason)> on_death);
+monitor mon(const port_id& p, const port_id& other);               // kil other with the reason, if abnormal
+monitor mon(const port_id& p, const port_id& other, message msg);  // snd other msg + reason's elements
+
+// Spawning by name.
+void register_function(std::string qualified_name, std::function<void(const message& args)> init);
+port_id spawn(const std::string& node, const std::string& qualified_name, message args = message::array());
+
+namespace detail {
+port_id psub_self();  // self(), with psub's error message
+void psub_run(const port_id& owner, const std::function<void()>& body);
+}  // namespace detail
+
+// AnyEvent::MP's psub: returns a callable that, when called later from any thread (a timer,
+// another library's callback), runs f on that thread with self() set to the port that was
+// current when psub was called, passing its arguments through; if f throws, that port is
+// killed with ["die", what()]. If the port is dead by then, f does not run. Note: the call
+// is not serialized with the port's handlers (it runs on the caller's thread, as in
+// AnyEvent::MP's single-threaded world). Must be called in a port context.
+template <class F>
+auto psub(F f) {
+  port_id owner = detail::psub_self();
+  return [owner, f = std::move(f)](auto&&... args) mutable {
+    detail::psub_run(owner, [&] { f(std::forward<decltype(args)>(args)...); });
+  };
+}
+
+// Thrown by a mailbox's waiting calls once its port has been killed from outside.
+class port_killed : public std::runtime_error {
+ public:
+  explicit port_killed(message reason);
+  const message& reason() const noexcept { return reason_; }
+
+ private:
+  message reason_;
+};
+
+namespace detail {
+struct mailbox_state;
+}
+
+class mailbox {
+ public:
+  message get();  // next message in arrival order (blocks)
+  std::optional<message> get(std::string_view tag, std::chrono::nanoseconds timeout);  // next with this tag
+  std::optional<message> get_cond(std::function<bool(const message&)> pred, std::chrono::nanoseconds timeout);
+  std::size_t size() const;  // messages queued now (a snapshot)
+
+  explicit mailbox(std::shared_ptr<detail::mailbox_state> s) : s_(std::move(s)) {}
+
+ private:
+  std::shared_ptr<detail::mailbox_state> s_;
+};
+
+port_id port_async(std::function<void(mailbox&)> body);
+
+}  // namespace sluice::mp
+
+template <>
+struct std::hash<sluice::mp::port_id> {
+  std::size_t operator()(const sluice::mp::port_id& p) const noexcept {
+    return std::hash<std::uint64_t>{}(p.id()) ^ (std::hash<std::string>{}(p.node()) << 1);
+  }
+};

@@ -1,0 +1,287 @@
+// Ports: the registry, snd, rcv, kil, monitors, spawn and psub (see runtime.hpp).
+#include <array>
+#include <cstdio>
+
+#include "runtime.hpp"
+
+namespace sluice::mp {
+namespace detail {
+namespace {
+
+thread_local const port_id* current = nullptr;
+
+// The registry: port number -> state, in shards so that senders to different ports rarely
+// meet on one lock.
+struct shard {
+  std::mutex m;
+  std::unordered_map<std::uint64_t, std::shared_ptr<port_state>> ports;
+};
+constexpr std::size_t shard_count = 32;
+
+std::array<shard, shard_count>& shards() {
+  static std::array<shard, shard_count> s;
+  return s;
+}
+shard& shard_of(std::uint64_t id) { return shards()[id % shard_count]; }
+
+std::atomic<std::uint64_t> next_id{1};
+
+struct function_table {
+  std::mutex m;
+  std::unordered_map<std::string, std::function<void(const message&)>> fns;
+};
+function_table& functions() {
+  static function_table t;
+  return t;
+}
+
+}  // namespace
+
+std::shared_ptr<port_state> create_port_in(std::shared_ptr<mailbox_state> mb);
+
+current_port::current_port(const port_id* p) : saved(current) { current = p; }
+current_port::~current_port() { current = saved; }
+
+std::shared_ptr<port_state> find(const port_id& p) {
+  if (p.id() == 0 || p.node() != node_id()) return nullptr;
+  shard& s = shard_of(p.id());
+  std::lock_guard<std::mutex> g(s.m);
+  auto it = s.ports.find(p.id());
+  return it == s.ports.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<port_state> create_port() { return create_port_in(nullptr); }
+
+port_id create_port_with_mailbox(std::shared_ptr<mailbox_state> mb) { return create_port_in(std::move(mb))->id; }
+
+std::shared_ptr<port_state> create_port_in(std::shared_ptr<mailbox_state> mb) {
+  auto ps = std::make_shared<port_state>();
+  ps->mbox = std::move(mb);  // before the port is findable
+  ps->id = port_id(node_id(), next_id.fetch_add(1));
+  shard& s = shard_of(ps->id.id());
+  std::lock_guard<std::mutex> g(s.m);
+  s.ports.emplace(ps->id.id(), ps);
+  return ps;
+}
+
+bool remove(const port_id& p) {
+  shard& s = shard_of(p.id());
+  std::lock_guard<std::mutex> g(s.m);
+  return s.ports.erase(p.id()) > 0;
+}
+
+void fire(const std::shared_ptr<monitor_state>& m, const message& reason) {
+  if (m->cancelled.load() || m->fired.exchange(true)) return;
+  switch (m->k) {
+    case monitor_state::kind::callback:
+      post([m, reason] {
+        if (m->cancelled.load()) return;
+        current_port as(m->creator.valid() ? &m->creator : nullptr);
+        try {
+          m->on_death(reason);
+        } catch (const std::exception& e) {
+          if (m->creator.valid()) kil(m->creator, message::array({"die", e.what()}));
+        }
+      });
+      break;
+    case monitor_state::kind::kill_other:
+      if (!reason.empty()) kil(m->other, reason);
+      break;
+    case monitor_state::kind::send_other: {
+      message out = m->msg.is_array() ? m->msg : message::array({m->msg});
+      for (const auto& e : reason) out.push_back(e);
+      snd(m->other, std::move(out));
+      break;
+    }
+  }
+}
+
+port_id psub_self() {
+  if (!current) throw std::logic_error("sluice::mp::psub: called outside a port context (no self())");
+  return *current;
+}
+
+void psub_run(const port_id& owner, const std::function<void()>& body) {
+  if (!find(owner)) return;  // the port is gone: nothing to run as
+  current_port as(&owner);
+  try {
+    body();
+  } catch (const std::exception& e) {
+    kil(owner, message::array({"die", e.what()}));
+  } catch (...) {
+    kil(owner, message::array({"die", "unknown exception"}));
+  }
+}
+
+}  // namespace detail
+
+using detail::port_state;
+
+const port_id& self() {
+  if (!detail::current) throw std::logic_error("sluice::mp::self(): not in a port context (handler, spawn init, port_async body or psub)");
+  return *detail::current;
+}
+
+port_id port() { return detail::create_port()->id; }
+
+port_id port(std::function<void(const message&)> on_message) {
+  auto ps = detail::create_port();
+  if (on_message) ps->deflt = std::make_shared<detail::handler>(std::move(on_message));
+  return ps->id;
+}
+
+port_id rcv(const port_id& p, std::function<void(const message&)> on_message) {
+  if (auto ps = detail::find(p)) {
+    std::lock_guard<std::mutex> g(ps->m);
+    ps->deflt = on_message ? std::make_shared<detail::handler>(std::move(on_message)) : nullptr;
+  }
+  return p;
+}
+
+port_id rcv(const port_id& p, std::string tag, std::function<void(const message& rest)> on_tag) {
+  if (auto ps = detail::find(p)) {
+    std::lock_guard<std::mutex> g(ps->m);
+    if (on_tag) {
+      ps->tags[std::move(tag)] = std::make_shared<detail::handler>(std::move(on_tag));
+    } else {
+      ps->tags.erase(tag);
+    }
+  }
+  return p;
+}
+
+void snd(const port_id& p, message msg) {
+  auto ps = detail::find(p);
+  if (!ps || ps->dead.load()) return;  // gone: dropped, as in AnyEvent::MP
+  std::size_t bound = ps->bound.load(std::memory_order_relaxed);  // a setting, not a sync point
+  if (ps->mbox) {
+    if (bound != 0 && ps->mbox->size_hint() >= bound) {
+      kil(p, message::array({"overflow"}));
+      return;
+    }
+    ps->mbox->push(std::move(msg));
+    return;
+  }
+  std::size_t q = ps->queued.fetch_add(1, std::memory_order_relaxed) + 1;  // a count for the bound only
+  if (bound != 0 && q > bound) {
+    ps->queued.fetch_sub(1, std::memory_order_relaxed);
+    kil(p, message::array({"overflow"}));
+    return;
+  }
+  ps->inbox.send(detail::task(std::move(msg)));
+  detail::schedule(ps);
+}
+
+void kil(const port_id& p, message reason) {
+  auto ps = detail::find(p);
+  if (!ps || ps->dead.exchange(true)) return;
+  detail::remove(p);
+  if (!reason.is_array()) reason = message::array({reason});
+  std::vector<std::shared_ptr<detail::monitor_state>> ms;
+  {
+    std::lock_guard<std::mutex> g(ps->m);
+    ps->reason = reason;
+    ps->reason_set = true;
+    ms.swap(ps->monitors);
+    ps->deflt.reset();
+    ps->tags.clear();
+  }
+  if (ps->mbox) ps->mbox->kill(reason);
+  for (auto& m : ms) detail::fire(m, reason);
+}
+
+void set_bound(const port_id& p, std::size_t max_queued) {
+  if (auto ps = detail::find(p)) ps->bound.store(max_queued, std::memory_order_relaxed);  // a setting
+}
+
+namespace {
+
+monitor attach(const port_id& p, std::shared_ptr<detail::monitor_state> m) {
+  if (detail::current) m->creator = *detail::current;
+  auto ps = detail::find(p);
+  if (!ps) {
+    detail::fire(m, message::array({"no_such_port"}));
+    return make_monitor(m);
+  }
+  message reason;
+  {
+    std::lock_guard<std::mutex> g(ps->m);
+    if (!ps->reason_set) {
+      ps->monitors.push_back(m);
+      return make_monitor(m);
+    }
+    reason = ps->reason;
+  }
+  detail::fire(m, reason);  // died between the lookup and now
+  return make_monitor(m);
+}
+
+}  // namespace
+
+monitor make_monitor(std::shared_ptr<monitor::state> s) {
+  monitor m;
+  m.s_ = std::move(s);
+  return m;
+}
+
+void monitor::cancel() {
+  if (s_) s_->cancelled.store(true);
+}
+
+monitor mon(const port_id& p, std::function<void(const message& reason)> on_death) {
+  auto m = std::make_shared<detail::monitor_state>();
+  m->k = detail::monitor_state::kind::callback;
+  m->on_death = std::move(on_death);
+  return attach(p, std::move(m));
+}
+
+monitor mon(const port_id& p, const port_id& other) {
+  auto m = std::make_shared<detail::monitor_state>();
+  m->k = detail::monitor_state::kind::kill_other;
+  m->other = other;
+  return attach(p, std::move(m));
+}
+
+monitor mon(const port_id& p, const port_id& other, message msg) {
+  auto m = std::make_shared<detail::monitor_state>();
+  m->k = detail::monitor_state::kind::send_other;
+  m->other = other;
+  m->msg = std::move(msg);
+  return attach(p, std::move(m));
+}
+
+void register_function(std::string qualified_name, std::function<void(const message& args)> init) {
+  auto& t = detail::functions();
+  std::lock_guard<std::mutex> g(t.m);
+  t.fns[std::move(qualified_name)] = std::move(init);
+}
+
+port_id spawn(const std::string& node, const std::string& qualified_name, message args) {
+  if (node != node_id()) {
+    throw std::invalid_argument("sluice::mp::spawn: node \"" + node + "\" is not this node (" + node_id() +
+                                "); spawning on other nodes comes with the network layer");
+  }
+  auto ps = detail::create_port();
+  port_id id = ps->id;
+  // The init function is the port's first task: messages sent to the new id meanwhile queue
+  // behind it and reach the handlers it installs.
+  ps->queued.fetch_add(1, std::memory_order_relaxed);  // a count for the bound only
+  ps->inbox.send(detail::task(std::function<void()>([id, qualified_name, args = std::move(args)] {
+    std::function<void(const message&)> init;
+    {
+      auto& t = detail::functions();
+      std::lock_guard<std::mutex> g(t.m);
+      auto it = t.fns.find(qualified_name);
+      if (it != t.fns.end()) init = it->second;
+    }
+    if (!init) {
+      kil(id, message::array({"spawn", "unknown function " + qualified_name}));
+      return;
+    }
+    init(args);
+  })));
+  detail::schedule(ps);
+  return id;
+}
+
+}  // namespace sluice::mp

@@ -1,0 +1,122 @@
+// The in-process runtime behind sluice/mp.hpp (private header).
+//
+// Invariants:
+//   - The registry maps a port's number to its state; a port is in it from creation until
+//     kil removes it, and numbers are never reused (a 64-bit counter), so a message or
+//     monitor addressed to a dead port can never reach another one.
+//   - A scheduled port's inbox is a sluice unbounded channel (lock-free, many producers).
+//     `scheduled` is true while the port is on the run queue or being run: at most one
+//     worker runs a port at a time, which is what makes its handlers run one at a time and in
+//     arrival order.
+//   - Death is decided once (the `dead` exchange). Monitors attached before it fire once with
+//     the reason; monitors attached after it fire with the stored reason; monitors on a port
+//     no longer in the registry fire with ["no_such_port"]. Every monitor fires at most once
+//     (its own `fired` exchange), and never after cancel().
+//   - User callbacks never run under a runtime lock.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "sluice/channel.hpp"
+#include "sluice/mp.hpp"
+
+namespace sluice::mp::detail {
+
+using handler = std::function<void(const message&)>;
+
+// A unit of work for a port: a message to dispatch, or a function to run as the port
+// (spawn's init, psub bodies).
+using task = std::variant<message, std::function<void()>>;
+
+struct mailbox_state;
+
+}  // namespace sluice::mp::detail
+
+namespace sluice::mp {
+
+monitor make_monitor(std::shared_ptr<monitor::state> s);
+
+struct monitor::state {
+  enum class kind { callback, kill_other, send_other };
+  kind k = kind::callback;
+  std::function<void(const message&)> on_death;
+  port_id other;
+  message msg;
+  port_id creator;  // self() while the callback runs (when created in a port context)
+  std::atomic<bool> fired{false};
+  std::atomic<bool> cancelled{false};
+};
+
+}  // namespace sluice::mp
+
+namespace sluice::mp::detail {
+
+using monitor_state = monitor::state;
+
+struct port_state {
+  port_id id;
+  channel<task> inbox{unbounded};
+  std::atomic<std::size_t> queued{0};
+  std::atomic<std::size_t> bound{0};
+  std::atomic<bool> scheduled{false};
+  std::atomic<bool> dead{false};
+  std::shared_ptr<mailbox_state> mbox;  // set for port_async ports: messages go there
+
+  std::mutex m;  // guards the handlers, monitors and reason below
+  std::shared_ptr<handler> deflt;
+  std::unordered_map<std::string, std::shared_ptr<handler>> tags;
+  std::vector<std::shared_ptr<monitor_state>> monitors;
+  message reason;  // once dead
+  bool reason_set = false;
+};
+
+// Registry.
+std::shared_ptr<port_state> find(const port_id& p);
+std::shared_ptr<port_state> create_port();
+port_id create_port_with_mailbox(std::shared_ptr<mailbox_state> mb);
+bool remove(const port_id& p);
+
+// Scheduler.
+void schedule(const std::shared_ptr<port_state>& ps);
+void post(std::function<void()> f);  // run f once on a worker (monitor callbacks)
+void run_port(const std::shared_ptr<port_state>& ps);  // a worker's turn at a port
+
+// Death.
+void fire(const std::shared_ptr<monitor_state>& m, const message& reason);
+
+// The thread's current port (self()).
+struct current_port {
+  explicit current_port(const port_id* p);
+  ~current_port();
+  const port_id* saved;
+};
+
+// Selective-receive mailbox of a port_async port.
+struct mailbox_state {
+  struct entry {
+    std::uint64_t seq;
+    message msg;
+  };
+  mutable std::mutex m;  // guards everything below
+  std::list<entry> arrival;  // every queued message, in arrival order
+  std::unordered_map<std::string, std::deque<std::list<entry>::iterator>> by_tag;  // per-tag, in order
+  std::uint64_t next_seq = 0;
+  bool killed = false;
+  message reason;
+  channel<int> doorbell{1, overflow::drop_newest};  // rung on every arrival and on kill
+
+  void push(message msg);
+  void kill(message reason);
+  std::size_t size_hint() const;
+};
+
+}  // namespace sluice::mp::detail
