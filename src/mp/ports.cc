@@ -42,6 +42,23 @@ std::shared_ptr<port_state> create_port_in(std::shared_ptr<mailbox_state> mb);
 current_port::current_port(const port_id* p) : saved(current) { current = p; }
 current_port::~current_port() { current = saved; }
 
+// A small per-thread cache of recent lookups, so that a stream of snd to one port does not
+// take a registry lock (and bump a shared reference count) per message. Entries for dead
+// ports are ignored (and replaced); they only delay freeing a dead port's state.
+port_state* cached(const port_id& p) {
+  struct entry {
+    std::uint64_t id = 0;
+    std::shared_ptr<port_state> ps;
+  };
+  thread_local entry cache[16];
+  entry& e = cache[p.id() % 16];
+  if (e.id == p.id() && e.ps && !e.ps->dead.load(std::memory_order_relaxed)) return e.ps.get();  // dead: a hint
+  auto ps = find(p);
+  e.id = p.id();
+  e.ps = ps;
+  return ps.get();
+}
+
 std::shared_ptr<port_state> find(const port_id& p) {
   if (p.id() == 0 || p.node() != node_id()) return nullptr;
   shard& s = shard_of(p.id());
@@ -134,6 +151,7 @@ port_id rcv(const port_id& p, std::function<void(const message&)> on_message) {
   if (auto ps = detail::find(p)) {
     std::lock_guard<std::mutex> g(ps->m);
     ps->deflt = on_message ? std::make_shared<detail::handler>(std::move(on_message)) : nullptr;
+    ps->handlers_version.fetch_add(1, std::memory_order_release);  // pairs with the worker's acquire
   }
   return p;
 }
@@ -146,13 +164,15 @@ port_id rcv(const port_id& p, std::string tag, std::function<void(const message&
     } else {
       ps->tags.erase(tag);
     }
+    ps->handlers_version.fetch_add(1, std::memory_order_release);  // pairs with the worker's acquire
   }
   return p;
 }
 
 void snd(const port_id& p, message msg) {
-  auto ps = detail::find(p);
-  if (!ps || ps->dead.load()) return;  // gone: dropped, as in AnyEvent::MP
+  if (p.node() != node_id()) return;  // other nodes come with the network layer
+  port_state* ps = detail::cached(p);   // kept alive by this thread's cache entry
+  if (!ps || ps->dead.load()) return;   // gone: dropped, as in AnyEvent::MP
   std::size_t bound = ps->bound.load(std::memory_order_relaxed);  // a setting, not a sync point
   if (ps->mbox) {
     if (bound != 0 && ps->mbox->size_hint() >= bound) {
@@ -162,14 +182,12 @@ void snd(const port_id& p, message msg) {
     ps->mbox->push(std::move(msg));
     return;
   }
-  std::size_t q = ps->queued.fetch_add(1, std::memory_order_relaxed) + 1;  // a count for the bound only
-  if (bound != 0 && q > bound) {
-    ps->queued.fetch_sub(1, std::memory_order_relaxed);
+  if (bound != 0 && ps->inbox.size() >= bound) {
     kil(p, message::array({"overflow"}));
     return;
   }
   ps->inbox.send(detail::task(std::move(msg)));
-  detail::schedule(ps);
+  detail::schedule(*ps);
 }
 
 void kil(const port_id& p, message reason) {
@@ -185,6 +203,7 @@ void kil(const port_id& p, message reason) {
     ms.swap(ps->monitors);
     ps->deflt.reset();
     ps->tags.clear();
+    ps->handlers_version.fetch_add(1, std::memory_order_release);  // pairs with the worker's acquire
   }
   if (ps->mbox) ps->mbox->kill(reason);
   for (auto& m : ms) detail::fire(m, reason);
@@ -265,7 +284,6 @@ port_id spawn(const std::string& node, const std::string& qualified_name, messag
   port_id id = ps->id;
   // The init function is the port's first task: messages sent to the new id meanwhile queue
   // behind it and reach the handlers it installs.
-  ps->queued.fetch_add(1, std::memory_order_relaxed);  // a count for the bound only
   ps->inbox.send(detail::task(std::function<void()>([id, qualified_name, args = std::move(args)] {
     std::function<void(const message&)> init;
     {
@@ -280,7 +298,7 @@ port_id spawn(const std::string& node, const std::string& qualified_name, messag
     }
     init(args);
   })));
-  detail::schedule(ps);
+  detail::schedule(*ps);
   return id;
 }
 

@@ -62,21 +62,27 @@ namespace sluice::mp::detail {
 
 using monitor_state = monitor::state;
 
-struct port_state {
+struct port_state : std::enable_shared_from_this<port_state> {
   port_id id;
   channel<task> inbox{unbounded};
-  std::atomic<std::size_t> queued{0};
   std::atomic<std::size_t> bound{0};
   std::atomic<bool> scheduled{false};
   std::atomic<bool> dead{false};
   std::shared_ptr<mailbox_state> mbox;  // set for port_async ports: messages go there
 
   std::mutex m;  // guards the handlers, monitors and reason below
+  std::atomic<std::uint64_t> handlers_version{0};  // bumped (under m) by every rcv
   std::shared_ptr<handler> deflt;
   std::unordered_map<std::string, std::shared_ptr<handler>> tags;
   std::vector<std::shared_ptr<monitor_state>> monitors;
   message reason;  // once dead
   bool reason_set = false;
+
+  // The running worker's copy of the handlers (only the worker running the port touches
+  // these; the scheduled flag and the run queue order one run before the next).
+  std::uint64_t seen_version = ~std::uint64_t{0};
+  std::shared_ptr<handler> seen_deflt;
+  std::unordered_map<std::string, std::shared_ptr<handler>> seen_tags;
 };
 
 // Registry.
@@ -86,7 +92,8 @@ port_id create_port_with_mailbox(std::shared_ptr<mailbox_state> mb);
 bool remove(const port_id& p);
 
 // Scheduler.
-void schedule(const std::shared_ptr<port_state>& ps);
+void schedule(port_state& ps);
+port_state* cached(const port_id& p);
 void post(std::function<void()> f);  // run f once on a worker (monitor callbacks)
 void run_port(const std::shared_ptr<port_state>& ps);  // a worker's turn at a port
 

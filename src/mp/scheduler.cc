@@ -33,15 +33,7 @@ class scheduler {
     for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
   }
 
-  void work() {
-    for (auto& it : runq_) {
-      if (auto* ps = std::get_if<std::shared_ptr<detail::port_state>>(&it)) {
-        detail::run_port(*ps);
-      } else {
-        std::get<std::function<void()>>(it)();
-      }
-    }
-  }
+  void work();
 
   channel<item> runq_{unbounded};
   std::vector<std::thread> workers_;
@@ -53,30 +45,78 @@ void set_scheduler_threads(unsigned n) { configured_threads.store(n); }
 
 namespace detail {
 
-void schedule(const std::shared_ptr<port_state>& ps) {
-  if (!ps->scheduled.exchange(true)) scheduler::get().push(ps);
+namespace {
+// Go's runnext: a port that a handler makes runnable is run next by the same worker instead
+// of going round the run queue (a message ping-ponging between two ports stays on one core).
+// A worker takes at most max_runnext of them in a row before it serves the run queue again.
+thread_local bool on_worker = false;
+thread_local std::shared_ptr<port_state> runnext;
+constexpr int max_runnext = 64;
+}  // namespace
+
+void schedule(port_state& ps) {
+  // A seq_cst load first: when the port is already scheduled (its worker is busy with it)
+  // this skips the read-modify-write. It pairs with run_port's store(false) + size() check.
+  if (ps.scheduled.load() || ps.scheduled.exchange(true)) return;
+  if (on_worker && !runnext) {
+    runnext = ps.shared_from_this();
+  } else {
+    scheduler::get().push(ps.shared_from_this());
+  }
 }
 
 void post(std::function<void()> f) { scheduler::get().push(std::move(f)); }
+
+}  // namespace detail
+
+void scheduler::work() {
+  detail::on_worker = true;
+  for (auto& it : runq_) {
+    if (auto* ps = std::get_if<std::shared_ptr<detail::port_state>>(&it)) {
+      detail::run_port(*ps);
+    } else {
+      std::get<std::function<void()>>(it)();
+    }
+    for (int i = 0; i < detail::max_runnext && detail::runnext; ++i) {
+      auto next = std::move(detail::runnext);
+      detail::runnext.reset();
+      detail::run_port(next);
+    }
+    if (detail::runnext) {
+      push(std::move(detail::runnext));
+      detail::runnext.reset();
+    }
+  }
+  detail::on_worker = false;
+}
+
+namespace detail {
 
 namespace {
 
 void die(const port_id& p, const char* what) { kil(p, message::array({"die", what})); }
 
+// Refresh the running worker's copy of the handlers if rcv changed them.
+void refresh_handlers(port_state& ps) {
+  if (ps.handlers_version.load(std::memory_order_acquire) == ps.seen_version) return;  // pairs with rcv's release
+  std::lock_guard<std::mutex> g(ps.m);
+  ps.seen_version = ps.handlers_version.load(std::memory_order_relaxed);  // under m
+  ps.seen_deflt = ps.deflt;
+  ps.seen_tags = ps.tags;
+}
+
 void dispatch(const std::shared_ptr<port_state>& ps, message& msg) {
-  std::shared_ptr<handler> h;
+  refresh_handlers(*ps);
+  handler* h = nullptr;
   bool tagged = false;
-  {
-    std::lock_guard<std::mutex> g(ps->m);
-    if (msg.is_array() && !msg.empty() && msg[0].is_string()) {
-      auto it = ps->tags.find(msg[0].get_ref<const std::string&>());
-      if (it != ps->tags.end()) {
-        h = it->second;
-        tagged = true;
-      }
+  if (msg.is_array() && !msg.empty() && msg[0].is_string() && !ps->seen_tags.empty()) {
+    auto it = ps->seen_tags.find(msg[0].get_ref<const std::string&>());
+    if (it != ps->seen_tags.end()) {
+      h = it->second.get();
+      tagged = true;
     }
-    if (!h) h = ps->deflt;
   }
+  if (!h) h = ps->seen_deflt.get();
   if (!h) {
     kil(ps->id, message::array({"die", "no handler for message", msg}));
     return;
@@ -99,7 +139,6 @@ void run_port(const std::shared_ptr<port_state>& ps) {
   for (int i = 0; i < batch; ++i) {
     auto t = ps->inbox.try_recv();
     if (!t) break;
-    ps->queued.fetch_sub(1, std::memory_order_relaxed);  // a count for the bound only
     if (ps->dead.load()) continue;
     if (auto* m = std::get_if<message>(&*t)) {
       dispatch(ps, *m);
@@ -117,7 +156,7 @@ void run_port(const std::shared_ptr<port_state>& ps) {
     while (ps->inbox.try_recv()) {}  // a dead port's mail is dropped
   }
   if (ps->inbox.size() > 0 && !ps->dead.load()) {
-    scheduler::get().push(ps);  // still scheduled: more to do
+    scheduler::get().push(ps);  // still scheduled: more to do, after the others had a turn
     return;
   }
   ps->scheduled.store(false);
