@@ -110,9 +110,23 @@ def render_md(lines):
 
 
 def extras(rows):
-    """Latency, oversubscription and syscall sections, as text lines."""
+    """Ports vs CAF, latency, oversubscription and syscall sections, as text lines."""
     out = []
-    lat = [r for r in rows if "ns" in r]
+    mp = [r for r in rows if r.get("group") == "mp"]
+    if mp:
+        out.append("Ports (sluice::mp) next to CAF 0.17 (median):")
+        groups = collections.defaultdict(list)
+        for r in mp:
+            groups[(r["workload"], r["impl"])].append(r.get("seconds", r.get("ns")))
+        for w in dict.fromkeys(r["workload"] for r in mp):
+            s = groups.get((w, "sluice"))
+            c = groups.get((w, "caf"))
+            unit = "ns" if ("ping" in w or "get(" in w) else "s"
+            line = f"  {w:40} sluice {statistics.median(s):12.4f} {unit}" if s else f"  {w:40}"
+            if c:
+                line += f"   caf {statistics.median(c):12.4f} {unit}   sluice/caf {statistics.median(s) / statistics.median(c):.2f}"
+            out.append(line)
+    lat = [r for r in rows if "ns" in r and r.get("group") != "mp"]
     if lat:
         out.append("Latency (median):")
         groups = collections.defaultdict(list)
