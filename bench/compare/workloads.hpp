@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "compare/adapters.hpp"
+#include "compare/sluice_adapter.hpp"
 
 namespace compare {
 
