@@ -31,16 +31,16 @@ void from_json(const message& j, port_id& p) {
 
 std::string node_id() {
   // "n<8 hex digits of randomness>.<pid>": unique per process start, short enough for the
-  // small-string buffer, and free of '#'.
-  static const std::string id = [] {
+  // small-string buffer, and free of '#'. Never destroyed (threads may outlive statics).
+  static const std::string* id = new std::string([] {
     std::random_device rd;
     auto mix = static_cast<std::uint32_t>(rd()) ^
                static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     char buf[32];
     std::snprintf(buf, sizeof buf, "n%08x.%d", mix, static_cast<int>(getpid()));
     return std::string(buf);
-  }();
-  return id;
+  }());
+  return *id;
 }
 
 port_killed::port_killed(message reason)

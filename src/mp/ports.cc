@@ -18,9 +18,11 @@ struct shard {
 };
 constexpr std::size_t shard_count = 32;
 
+// The runtime's globals are never destroyed: port_async threads and workers may still run
+// while static destructors do, at process exit.
 std::array<shard, shard_count>& shards() {
-  static std::array<shard, shard_count> s;
-  return s;
+  static auto* s = new std::array<shard, shard_count>();
+  return *s;
 }
 shard& shard_of(std::uint64_t id) { return shards()[id % shard_count]; }
 
@@ -31,8 +33,8 @@ struct function_table {
   std::unordered_map<std::string, std::function<void(const message&)>> fns;
 };
 function_table& functions() {
-  static function_table t;
-  return t;
+  static auto* t = new function_table();  // never destroyed (see shards)
+  return *t;
 }
 
 }  // namespace

@@ -14,29 +14,25 @@ class scheduler {
  public:
   using item = std::variant<std::shared_ptr<detail::port_state>, std::function<void()>>;
 
+  // Never destroyed, and its workers are detached: ports may be used from threads that
+  // outlive static destruction (port_async bodies, user threads at exit).
   static scheduler& get() {
-    static scheduler s;
-    return s;
+    static auto* s = new scheduler();
+    return *s;
   }
 
   void push(item it) { runq_.send(std::move(it)); }
-
-  ~scheduler() {
-    runq_.close();
-    for (auto& t : workers_) t.join();
-  }
 
  private:
   scheduler() {
     unsigned n = configured_threads.load();
     if (n == 0) n = std::max(2u, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
+    for (unsigned i = 0; i < n; ++i) std::thread([this] { work(); }).detach();
   }
 
   void work();
 
   channel<item> runq_{unbounded};
-  std::vector<std::thread> workers_;
 };
 
 }  // namespace
