@@ -34,7 +34,7 @@ namespace sluice::internal {
 bool spin_for(const std::atomic<std::uint32_t>& word, std::uint32_t target) noexcept {
   // Acquire pairs with the release exchange in unpark(): seeing the flag makes the
   // unparker's prior writes visible.
-  return spin_until([&] { return word.load(std::memory_order_acquire) == target; });
+  return spin_until([&] { return word.load(std::memory_order_acquire) == target; });  // pairs with unpark
 }
 
 }  // namespace sluice::internal

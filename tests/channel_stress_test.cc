@@ -28,8 +28,8 @@ struct totals {
   std::atomic<long> count{0};
   std::atomic<long> sum{0};
   void add(long v) {
-    count.fetch_add(1, std::memory_order_relaxed);
-    sum.fetch_add(v, std::memory_order_relaxed);
+    count.fetch_add(1, std::memory_order_relaxed);  // a counter
+    sum.fetch_add(v, std::memory_order_relaxed);  // a counter
   }
 };
 

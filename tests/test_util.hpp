@@ -30,17 +30,17 @@ struct tracked {
   static inline std::atomic<long> live{0};
   long v;
   bool alive = true;
-  explicit tracked(long x) : v(x) { live.fetch_add(1, std::memory_order_relaxed); }
-  tracked(const tracked& o) : v(o.v) { live.fetch_add(1, std::memory_order_relaxed); }
+  explicit tracked(long x) : v(x) { live.fetch_add(1, std::memory_order_relaxed); }  // a counter
+  tracked(const tracked& o) : v(o.v) { live.fetch_add(1, std::memory_order_relaxed); }  // a counter
   tracked(tracked&& o) noexcept : v(o.v) {
     o.v = -1;
-    live.fetch_add(1, std::memory_order_relaxed);
+    live.fetch_add(1, std::memory_order_relaxed);  // a counter
   }
   tracked& operator=(const tracked&) = delete;
   ~tracked() {
     if (!alive) std::abort();  // destroyed twice
     alive = false;
-    live.fetch_sub(1, std::memory_order_relaxed);
+    live.fetch_sub(1, std::memory_order_relaxed);  // a counter
   }
 };
 

@@ -146,13 +146,15 @@ class ring {
   // (or pop) needs, the line the other side writes anyway, instead of the head and tail
   // words, which every operation writes. Relaxed loads: a hint; try_push/try_pop decide.
   bool push_hint() const noexcept {
-    std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+    std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // a hint: try_push re-reads and decides
     if (tail & mark_bit_) return true;
-    return slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))].stamp.load(std::memory_order_relaxed) == tail;
+    const auto& stamp = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))].stamp;
+    return stamp.load(std::memory_order_relaxed) == tail;  // a hint: try_push's acquire load decides
   }
   bool pop_hint() const noexcept {
-    std::uint64_t head = head_.load(std::memory_order_relaxed);
-    return slots_[static_cast<std::size_t>(head & (mark_bit_ - 1))].stamp.load(std::memory_order_relaxed) == head + 1;
+    std::uint64_t head = head_.load(std::memory_order_relaxed);  // a hint: try_pop re-reads and decides
+    const auto& stamp = slots_[static_cast<std::size_t>(head & (mark_bit_ - 1))].stamp;
+    return stamp.load(std::memory_order_relaxed) == head + 1;  // a hint: try_pop's acquire load decides
   }
 
   std::size_t size() const noexcept {

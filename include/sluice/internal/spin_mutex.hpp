@@ -19,8 +19,7 @@ namespace sluice::internal {
 class spin_mutex {
  public:
   void lock() noexcept {
-    // Acquire pairs with the release in unlock(): the previous holder's writes are visible.
-    if (!locked_.exchange(true, std::memory_order_acquire)) return;
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;  // pairs with unlock()'s release
     lock_slow();
   }
   void unlock() noexcept {
