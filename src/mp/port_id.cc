@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <random>
 
-#include "sluice/mp.hpp"
+#include "runtime.hpp"
 
 namespace sluice::mp {
 
@@ -29,7 +29,9 @@ void from_json(const message& j, port_id& p) {
   p = port_id::parse(j.get_ref<const std::string&>());
 }
 
-std::string node_id() {
+std::string node_id() { return detail::this_node(); }
+
+const std::string& detail::this_node() {
   // "n<8 hex digits of randomness>.<pid>": unique per process start, short enough for the
   // small-string buffer, and free of '#'. Never destroyed (threads may outlive statics).
   static const std::string* id = new std::string([] {

@@ -62,7 +62,7 @@ port_state* cached(const port_id& p) {
 }
 
 std::shared_ptr<port_state> find(const port_id& p) {
-  if (p.id() == 0 || p.node() != node_id()) return nullptr;
+  if (p.id() == 0 || p.node() != this_node()) return nullptr;
   shard& s = shard_of(p.id());
   std::lock_guard<std::mutex> g(s.m);
   auto it = s.ports.find(p.id());
@@ -76,7 +76,7 @@ port_id create_port_with_mailbox(std::shared_ptr<mailbox_state> mb) { return cre
 std::shared_ptr<port_state> create_port_in(std::shared_ptr<mailbox_state> mb) {
   auto ps = std::make_shared<port_state>();
   ps->mbox = std::move(mb);  // before the port is findable
-  ps->id = port_id(node_id(), next_id.fetch_add(1));
+  ps->id = port_id(this_node(), next_id.fetch_add(1));
   shard& s = shard_of(ps->id.id());
   std::lock_guard<std::mutex> g(s.m);
   s.ports.emplace(ps->id.id(), ps);
@@ -172,7 +172,7 @@ port_id rcv(const port_id& p, std::string tag, std::function<void(const message&
 }
 
 void snd(const port_id& p, message msg) {
-  if (p.node() != node_id()) return;  // other nodes come with the network layer
+  if (p.node() != detail::this_node()) return;  // other nodes come with the network layer
   port_state* ps = detail::cached(p);   // kept alive by this thread's cache entry
   if (!ps || ps->dead.load()) return;   // gone: dropped, as in AnyEvent::MP
   std::size_t bound = ps->bound.load(std::memory_order_relaxed);  // a setting, not a sync point
@@ -228,6 +228,9 @@ monitor attach(const port_id& p, std::shared_ptr<detail::monitor_state> m) {
   {
     std::lock_guard<std::mutex> g(ps->m);
     if (!ps->reason_set) {
+      if (ps->monitors.size() >= 64) {  // drop cancelled ones now and then: no growth under mon/cancel churn
+        std::erase_if(ps->monitors, [](const auto& x) { return x->cancelled.load(); });
+      }
       ps->monitors.push_back(m);
       return make_monitor(m);
     }

@@ -85,6 +85,9 @@ struct port_state : std::enable_shared_from_this<port_state> {
   std::unordered_map<std::string, std::shared_ptr<handler>> seen_tags;
 };
 
+// This process's node id, without a copy (node_id() returns one).
+const std::string& this_node();
+
 // Registry.
 std::shared_ptr<port_state> find(const port_id& p);
 std::shared_ptr<port_state> create_port();
