@@ -14,7 +14,8 @@
 //     the slot's `write` bit (release/acquire) orders the value between them.
 //   - A block is freed exactly once: by the receiver of its last slot, unless some receiver
 //     of an earlier slot is still reading, in which case the `destroy` bit hands the job to
-//     the last such reader (Block::destroy below).
+//     the last such reader (destroy below). "Freed" may mean parked in the one-block cache
+//     (spare_) for the next sender to reuse; a block in the cache belongs to nobody.
 #pragma once
 
 #include <atomic>
@@ -62,20 +63,38 @@ class list {
       }
     }
 
-    // Free the block once no receiver still reads slots [start, block_cap - 1) of it.
-    static void destroy(block* b, std::size_t start) noexcept {
-      // The last slot's reader started destruction, so it need not be marked.
-      for (std::size_t i = start; i + 1 < block_cap; ++i) {
-        slot& s = b->slots[i];
-        // Acquire pairs with the reader's acq_rel fetch_or(read_bit): its read is finished.
-        if ((s.state.load(std::memory_order_acquire) & read_bit) == 0 &&
-            (s.state.fetch_or(destroy_bit, std::memory_order_acq_rel) & read_bit) == 0) {
-          return;  // that reader is still busy; it will continue the destruction
-        }
-      }
-      delete b;
-    }
   };
+
+  // Free the block once no receiver still reads slots [start, block_cap - 1) of it.
+  void destroy(block* b, std::size_t start) noexcept {
+    // The last slot's reader started destruction, so it need not be marked.
+    for (std::size_t i = start; i + 1 < block_cap; ++i) {
+      slot& s = b->slots[i];
+      // Acquire pairs with the reader's acq_rel fetch_or(read_bit): its read is finished.
+      if ((s.state.load(std::memory_order_acquire) & read_bit) == 0 &&
+          (s.state.fetch_or(destroy_bit, std::memory_order_acq_rel) & read_bit) == 0) {
+        return;  // that reader is still busy; it will continue the destruction
+      }
+    }
+    recycle(b);
+  }
+
+  // A one-block cache: a steady producer/consumer pair reuses the block the receivers just
+  // finished instead of a malloc and a free per 31 messages (for large T a block is a
+  // large-bin request, and those make glibc consolidate every fastbin the other threads
+  // filled). Nobody touches a block once it is recycled.
+  block* new_block() {
+    block* b = spare_.exchange(nullptr, std::memory_order_acquire);  // pairs with recycle's release
+    if (b == nullptr) return new block;
+    b->next.store(nullptr, std::memory_order_relaxed);  // unpublished until installed (release)
+    for (slot& s : b->slots) s.state.store(0, std::memory_order_relaxed);  // likewise
+    return b;
+  }
+  void recycle(block* b) noexcept {
+    block* expected = nullptr;
+    // Release: our finished reads of the block happen before its reuse (new_block's acquire).
+    if (!spare_.compare_exchange_strong(expected, b, std::memory_order_release, std::memory_order_relaxed)) delete b;
+  }
 
   struct position {
     std::atomic<std::uint64_t> index{0};
@@ -104,6 +123,7 @@ class list {
       head += 1u << shift;
     }
     delete b;
+    delete spare_.load(std::memory_order_relaxed);  // single-threaded now
   }
 
   // ok or closed (an unbounded queue is never full). `src` is taken only on ok.
@@ -115,7 +135,7 @@ class list {
     block* spare = nullptr;
     for (;;) {
       if (tail & mark_bit) {
-        delete spare;
+        if (spare) recycle(spare);
         return status::closed;
       }
       std::uint64_t offset = (tail >> shift) % lap;
@@ -127,9 +147,9 @@ class list {
       }
       // About to fill the block: allocate the next one before reserving, to keep the window
       // in which others wait for it short.
-      if (offset + 1 == block_cap && spare == nullptr) spare = new block;
+      if (offset + 1 == block_cap && spare == nullptr) spare = new_block();
       if (b == nullptr) {  // the very first send installs the first block
-        block* fresh = spare ? spare : new block;
+        block* fresh = spare ? spare : new_block();
         spare = nullptr;
         block* expected = nullptr;
         // Release publishes the block's construction; pairs with the acquire loads of blk.
@@ -157,7 +177,7 @@ class list {
         slot& s = b->slots[offset];
         ::new (s.storage) T(src.take());
         s.state.fetch_or(write_bit, std::memory_order_release);  // pairs with wait_write
-        delete spare;
+        if (spare) recycle(spare);
         return status::ok;
       }
       b = tail_.blk.load(std::memory_order_acquire);  // pairs as above
@@ -206,10 +226,10 @@ class list {
         out.emplace(std::move(*v));
         v->~T();
         if (offset + 1 == block_cap) {
-          block::destroy(b, 0);
+          destroy(b, 0);
         } else if (s.state.fetch_or(read_bit, std::memory_order_acq_rel) & destroy_bit) {
           // acq_rel pairs with destroy()'s fetch_or: it gave up on us, we finish the job.
-          block::destroy(b, offset + 1);
+          destroy(b, offset + 1);
         }
         return status::ok;
       }
@@ -256,6 +276,7 @@ class list {
  private:
   alignas(cache_line) position head_;
   alignas(cache_line) position tail_;
+  alignas(cache_line) std::atomic<block*> spare_{nullptr};
   char pad_[cache_line - sizeof(position)];
 };
 
