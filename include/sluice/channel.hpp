@@ -185,7 +185,6 @@ class channel {
  private:
   friend internal::chan<T>* internal::core_of<T>(const channel<T>&) noexcept;
   friend struct internal::channel_access;
-  explicit channel(std::shared_ptr<internal::chan<T>> core) noexcept : core_(std::move(core)) {}
 
   static std::shared_ptr<internal::chan<T>> make(std::size_t capacity, overflow policy) {
     if (capacity == 0) return std::make_shared<internal::zero_chan<T>>();
@@ -242,8 +241,6 @@ chan<T>* core_of(const channel<T>& c) noexcept {
 struct channel_access {
   template <class T>
   static std::shared_ptr<chan<T>> share(const channel<T>& c) noexcept { return c.core_; }
-  template <class T>
-  static channel<T> wrap(std::shared_ptr<chan<T>> core) noexcept { return channel<T>(std::move(core)); }
 };
 }  // namespace internal
 

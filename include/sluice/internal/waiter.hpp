@@ -59,7 +59,6 @@ class alignas(64) waiter {
   std::uint32_t claimed_clause() const noexcept {
     return state_.load(std::memory_order_acquire) - claimed_base;  // pairs with try_claim
   }
-  bool was_claimed() const noexcept { return state_.load(std::memory_order_acquire) >= claimed_base; }
 
   // Owner: sleep until unparked or the deadline; true when unparked.
   bool park(const deadline& d) noexcept { return parker_.park(d); }
