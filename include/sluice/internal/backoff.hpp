@@ -2,8 +2,8 @@
 //
 // After crossbeam-utils' Backoff: `spin()` for a lost CAS (short pause bursts), `snooze()`
 // while waiting for another thread's progress (pauses, then sched_yield so that on an
-// oversubscribed machine the thread we wait for gets the core), `completed()` when it is
-// time to stop retrying and park instead.
+// oversubscribed machine the thread we wait for gets the core). Waiting for an event that
+// may take long is spin.hpp's job (time-calibrated, then park); this is for short retries.
 #pragma once
 
 #include <thread>
@@ -31,7 +31,6 @@ class backoff {
     if (step_ <= yield_limit) ++step_;
   }
 
-  bool completed() const noexcept { return step_ > yield_limit; }
   void reset() noexcept { step_ = 0; }
 
  private:
