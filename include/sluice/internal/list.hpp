@@ -70,9 +70,8 @@ class list {
     // The last slot's reader started destruction, so it need not be marked.
     for (std::size_t i = start; i + 1 < block_cap; ++i) {
       slot& s = b->slots[i];
-      // Acquire pairs with the reader's acq_rel fetch_or(read_bit): its read is finished.
-      if ((s.state.load(std::memory_order_acquire) & read_bit) == 0 &&
-          (s.state.fetch_or(destroy_bit, std::memory_order_acq_rel) & read_bit) == 0) {
+      if ((s.state.load(std::memory_order_acquire) & read_bit) == 0 &&                // pairs with the reader's fetch_or(read_bit)
+          (s.state.fetch_or(destroy_bit, std::memory_order_acq_rel) & read_bit) == 0) {  // pairs with the same, from the other side
         return;  // that reader is still busy; it will continue the destruction
       }
     }
@@ -92,8 +91,10 @@ class list {
   }
   void recycle(block* b) noexcept {
     block* expected = nullptr;
-    // Release: our finished reads of the block happen before its reuse (new_block's acquire).
-    if (!spare_.compare_exchange_strong(expected, b, std::memory_order_release, std::memory_order_relaxed)) delete b;
+    if (!spare_.compare_exchange_strong(expected, b, std::memory_order_release,  // pairs with new_block's acquire
+                                        std::memory_order_relaxed)) {            // failure: nothing published
+      delete b;
+    }
   }
 
   struct position {
