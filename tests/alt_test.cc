@@ -328,3 +328,14 @@ TEST(Handlers, ExceptionPropagatesAfterCommit) {
   EXPECT_THROW((void)sluice::pri_alt(on_recv(a, [](int) { throw std::runtime_error("boom"); })), std::runtime_error);
   EXPECT_EQ(a.size(), 0u);  // the receive happened
 }
+
+TEST(Handlers, ValueHandlerFormsAllWork) {
+  channel<std::string> a(4);
+  for (int i = 0; i < 4; ++i) a.send(std::string("v") + std::to_string(i));
+  std::string got;
+  (void)sluice::pri_alt(on_recv(a, [&](std::string v) { got += v; }));
+  (void)sluice::pri_alt(on_recv(a, [&](const std::string& v) { got += v; }));
+  (void)sluice::pri_alt(on_recv(a, [&](std::string&& v) { got += v; }));
+  (void)sluice::pri_alt(on_recv(a, [&](std::string& v) { got += v; }));
+  EXPECT_EQ(got, "v0v1v2v3");
+}

@@ -134,3 +134,15 @@ TEST(Coroutine, KillEndsASuspendedCoroutine) {
   for (int i = 0; i < 500 && !unwound.load(); ++i) std::this_thread::sleep_for(1ms);
   EXPECT_TRUE(unwound.load());
 }
+
+TEST(Coroutine, VoidBody) {
+  int calls = 0;
+  sluice::coroutine<void> co([&](sluice::coroutine_control& c) {
+    c.checkpoint();
+    ++calls;
+  });
+  EXPECT_FALSE(co.result());
+  EXPECT_TRUE(co.run(1s));
+  EXPECT_TRUE(co.result().has_value());
+  EXPECT_EQ(calls, 1);
+}

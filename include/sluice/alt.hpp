@@ -161,7 +161,8 @@ class recv_clause : private internal::recv_core<T> {
   friend class alternation;
   template <class... C>
   friend alt_result internal::run_clauses(bool fair, C&... cs);
-  static constexpr bool takes_value = std::is_invocable_v<F&, T&&>;
+  static constexpr bool takes_rvalue = std::is_invocable_v<F&, T&&>;
+  static constexpr bool takes_value = takes_rvalue || std::is_invocable_v<F&, T&>;  // T, const T&, T&& or T&
   static constexpr bool takes_result = !takes_value && std::is_invocable_v<F&, recv_result<T>&&>;
   static_assert(takes_value || takes_result || std::is_invocable_v<F&>,
                 "on_recv handler must take T, recv_result<T>, or nothing");
@@ -171,8 +172,10 @@ class recv_clause : private internal::recv_core<T> {
 
   static void fire(void* c, status s) {
     auto* self = static_cast<recv_clause*>(static_cast<base*>(c));
-    if constexpr (takes_value) {
+    if constexpr (takes_rvalue) {
       if (s == status::ok) self->f_(std::move(*self->val_));
+    } else if constexpr (takes_value) {
+      if (s == status::ok) self->f_(*self->val_);
     } else if constexpr (takes_result) {
       self->f_(recv_result<T>(s, std::move(self->val_)));
     } else {

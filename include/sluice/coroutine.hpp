@@ -25,6 +25,8 @@
 // done() is true at once. An exception from the body is rethrown by the run() that sees the
 // coroutine finish. result() is the returned value once done (empty if killed or thrown).
 //
+// coroutine<void> works too: its result() is a std::optional<std::monostate>.
+//
 // Thread-safety: a coroutine object is driven by one thread at a time.
 #pragma once
 
@@ -35,6 +37,7 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "sluice/channel.hpp"
 
@@ -79,14 +82,21 @@ struct coro_core {
 template <class R>
 class coroutine {
   static_assert(!std::is_reference_v<R>, "coroutine<R>: R must be a value type");
+  // coroutine<void>: result() is an optional<std::monostate>, engaged once it completed.
+  using stored = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
  public:
   template <class F>
-  explicit coroutine(F&& f) : result_(std::make_shared<std::optional<R>>()) {
+  explicit coroutine(F&& f) : result_(std::make_shared<std::optional<stored>>()) {
     auto out = result_;
     core_ = internal::coro_core::start(
         [out, fn = std::function<R(coroutine_control&)>(std::forward<F>(f))](coroutine_control& c) {
-          out->emplace(fn(c));
+          if constexpr (std::is_void_v<R>) {
+            fn(c);
+            out->emplace();
+          } else {
+            out->emplace(fn(c));
+          }
         });
   }
   coroutine(const coroutine&) = delete;
@@ -114,12 +124,12 @@ class coroutine {
     return core_->run_polling([c] { return c->hint(false); });
   }
 
-  std::optional<R> result() const { return done() ? *result_ : std::nullopt; }
+  std::optional<stored> result() const { return done() ? *result_ : std::nullopt; }
   void kill() { core_->kill(); }
   bool done() const noexcept { return core_->done(); }
 
  private:
-  std::shared_ptr<std::optional<R>> result_;
+  std::shared_ptr<std::optional<stored>> result_;
   std::shared_ptr<internal::coro_core> core_;
 };
 
