@@ -94,7 +94,6 @@ class recv_core {
 
   channel<T>* handle_;  // the caller's handle (an alternation re-points it at its own copy)
   chan<T>* core_;       // cached: one pointer less to chase per clause and round
-  bool enabled_ = true;
   std::optional<T> val_;
 };
 
@@ -131,31 +130,38 @@ class send_core {
 
   channel<T>* handle_;
   chan<T>* core_;
-  bool enabled_ = true;
   T* ptr_ = nullptr;
   bool copy_ = false;
   std::optional<T> owned_;
   std::optional<source<T>> src_;
 };
 
+// The guard every clause carries: `.when(b)` (on a temporary or a named clause).
+template <class Clause>
+class guarded {
+ public:
+  Clause&& when(bool enabled) && {
+    enabled_ = enabled_ && enabled;
+    return std::move(static_cast<Clause&>(*this));
+  }
+  Clause& when(bool enabled) & {
+    enabled_ = enabled_ && enabled;
+    return static_cast<Clause&>(*this);
+  }
+  bool enabled() const noexcept { return enabled_; }
+
+ private:
+  bool enabled_ = true;
+};
+
 }  // namespace internal
 
 template <class T, class F>
-class recv_clause : private internal::recv_core<T> {
+class recv_clause : private internal::recv_core<T>, public internal::guarded<recv_clause<T, F>> {
   using base = internal::recv_core<T>;
 
  public:
   recv_clause(channel<T>& ch, F f) : base(ch), f_(std::move(f)) {}
-
-  recv_clause&& when(bool enabled) && {
-    this->enabled_ = this->enabled_ && enabled;
-    return std::move(*this);
-  }
-  recv_clause& when(bool enabled) & {
-    this->enabled_ = this->enabled_ && enabled;
-    return *this;
-  }
-  bool enabled() const noexcept { return this->enabled_; }
 
  private:
   friend class alternation;
@@ -190,7 +196,7 @@ class recv_clause : private internal::recv_core<T> {
 };
 
 template <class T, class U, class F>
-class send_clause : private internal::send_core<T> {
+class send_clause : private internal::send_core<T>, public internal::guarded<send_clause<T, U, F>> {
   using base = internal::send_core<T>;
 
  public:
@@ -205,16 +211,6 @@ class send_clause : private internal::send_core<T> {
       this->owned_.emplace(std::forward<U>(v));
     }
   }
-
-  send_clause&& when(bool enabled) && {
-    this->enabled_ = this->enabled_ && enabled;
-    return std::move(*this);
-  }
-  send_clause& when(bool enabled) & {
-    this->enabled_ = this->enabled_ && enabled;
-    return *this;
-  }
-  bool enabled() const noexcept { return this->enabled_; }
 
  private:
   friend class alternation;
