@@ -11,6 +11,9 @@
 namespace sluice {
 
 template <class T>
+class channel;
+
+template <class T>
 class [[nodiscard]] recv_result {
  public:
   // A result with a value has status ok; one without has closed, timeout or empty.
@@ -38,6 +41,8 @@ class [[nodiscard]] recv_result {
   T value_or(U&& fallback) && { return value_ ? std::move(*value_) : T(std::forward<U>(fallback)); }
 
  private:
+  friend class channel<T>;  // fills status_ and value_ in place (no copy of the optional)
+
   void check() const {
     if (!value_) throw bad_recv_access(status_);
   }

@@ -11,7 +11,13 @@
 //     after head's is installed" (so a receiver may skip the empty check against tail).
 //   - A slot's value is written by the one sender that reserved its position (CAS on the
 //     tail index) and read by the one receiver that reserved it (CAS on the head index);
-//     the slot's `write` bit (release/acquire) orders the value between them.
+//     the slot's `written` flag (release store / acquire load) orders the value between them.
+//   - Slot state is split by writer: `written[i]` is stored only by slot i's sender, so it is
+//     a plain store, not an RMW; `done[i]` (read_bit, destroy_bit) is changed only by slot
+//     i's receiver and the destroyer, with RMWs. Crossbeam keeps the three bits in one word,
+//     which costs the sender a locked RMW per message. The flags are bytes, apart from the
+//     values, so a block of 8-byte values is 320 bytes rather than 504: half the pages to
+//     fault in and the lines to move.
 //   - A block is freed exactly once: by the receiver of its last slot, unless some receiver
 //     of an earlier slot is still reading, in which case the `destroy` bit hands the job to
 //     the last such reader (destroy below). "Freed" may mean parked in the one-block cache
@@ -33,27 +39,26 @@ namespace sluice::internal {
 
 template <class T>
 class list {
-  static constexpr std::uint64_t write_bit = 1, read_bit = 2, destroy_bit = 4;  // slot state
+  static constexpr std::uint8_t read_bit = 1, destroy_bit = 2;  // done[] flags
   static constexpr std::uint64_t lap = 32;
   static constexpr std::uint64_t block_cap = lap - 1;
   static constexpr unsigned shift = 1;
   static constexpr std::uint64_t mark_bit = 1;
 
-  struct slot {
-    std::atomic<std::uint64_t> state{0};
-    alignas(T) unsigned char storage[sizeof(T)];
-    T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
-    void wait_write() const noexcept {
-      backoff b;
-      // Acquire pairs with the release fetch_or(write_bit) in try_push: the value is there.
-      while ((state.load(std::memory_order_acquire) & write_bit) == 0) b.snooze();
-    }
-  };
-
   struct block {
+    // Senders write the first line (next, written) and the values; receivers change done[],
+    // which sits after the values so that it shares no line with written[].
     std::atomic<block*> next{nullptr};
-    slot slots[block_cap];
+    std::atomic<std::uint8_t> written[block_cap] = {};  // 1: value constructed (its sender)
+    alignas(T) unsigned char storage[block_cap][sizeof(T)];
+    std::atomic<std::uint8_t> done[block_cap] = {};     // read_bit | destroy_bit
 
+    T* value(std::size_t i) noexcept { return std::launder(reinterpret_cast<T*>(storage[i])); }
+    void wait_write(std::size_t i) const noexcept {
+      backoff b;
+      // Acquire pairs with the release store of written[i] in try_push: the value is there.
+      while (written[i].load(std::memory_order_acquire) == 0) b.snooze();
+    }
     block* wait_next() const noexcept {
       backoff b;
       for (;;) {
@@ -62,16 +67,17 @@ class list {
         b.snooze();
       }
     }
-
   };
 
   // Free the block once no receiver still reads slots [start, block_cap - 1) of it.
   void destroy(block* b, std::size_t start) noexcept {
     // The last slot's reader started destruction, so it need not be marked.
     for (std::size_t i = start; i + 1 < block_cap; ++i) {
-      slot& s = b->slots[i];
-      if ((s.state.load(std::memory_order_acquire) & read_bit) == 0 &&                // pairs with the reader's fetch_or(read_bit)
-          (s.state.fetch_or(destroy_bit, std::memory_order_acq_rel) & read_bit) == 0) {  // pairs with the same, from the other side
+      std::atomic<std::uint8_t>& d = b->done[i];
+      // destroy_bit is set at most once per slot (a scan stops at the slot it marks and the
+      // next one starts after it), so fetch_add is fetch_or here: one xadd, not a CAS loop.
+      if ((d.load(std::memory_order_acquire) & read_bit) == 0 &&                 // pairs with the reader's fetch_add(read_bit)
+          (d.fetch_add(destroy_bit, std::memory_order_acq_rel) & read_bit) == 0) {  // pairs with the same, from the other side
         return;  // that reader is still busy; it will continue the destruction
       }
     }
@@ -86,7 +92,10 @@ class list {
     block* b = spare_.exchange(nullptr, std::memory_order_acquire);  // pairs with recycle's release
     if (b == nullptr) return new block;
     b->next.store(nullptr, std::memory_order_relaxed);  // unpublished until installed (release)
-    for (slot& s : b->slots) s.state.store(0, std::memory_order_relaxed);  // likewise
+    for (std::size_t i = 0; i < block_cap; ++i) {  // likewise
+      b->written[i].store(0, std::memory_order_relaxed);
+      b->done[i].store(0, std::memory_order_relaxed);
+    }
     return b;
   }
   void recycle(block* b) noexcept {
@@ -115,7 +124,7 @@ class list {
     while (head != tail) {
       std::uint64_t offset = (head >> shift) % lap;
       if (offset < block_cap) {
-        b->slots[offset].value()->~T();
+        b->value(offset)->~T();
       } else {
         block* n = b->next.load(std::memory_order_relaxed);
         delete b;
@@ -175,9 +184,8 @@ class list {
           tail_.index.fetch_add(1u << shift, std::memory_order_release);     // skip the end index
           b->next.store(nb, std::memory_order_release);                      // pairs with wait_next
         }
-        slot& s = b->slots[offset];
-        ::new (s.storage) T(src.take());
-        s.state.fetch_or(write_bit, std::memory_order_release);  // pairs with wait_write
+        ::new (b->storage[offset]) T(src.take());
+        b->written[offset].store(1, std::memory_order_release);  // pairs with wait_write
         if (spare) recycle(spare);
         return status::ok;
       }
@@ -201,8 +209,10 @@ class list {
       }
       std::uint64_t next = head + (1u << shift);
       if ((next & mark_bit) == 0) {
-        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with try_push's seq_cst CAS
-        std::uint64_t tail = tail_.index.load(std::memory_order_relaxed);
+        // seq_cst (a plain load on x86, where crossbeam has a fence and a relaxed load): in
+        // the total order it comes before or after try_push's seq_cst CAS, so "empty" is
+        // linearized at this load.
+        std::uint64_t tail = tail_.index.load(std::memory_order_seq_cst);
         if ((head >> shift) == (tail >> shift)) return (tail & mark_bit) ? status::closed : status::empty;
         // Head and tail in different blocks: remember that a next block exists.
         if ((head >> shift) / lap != (tail >> shift) / lap) next |= mark_bit;
@@ -221,15 +231,15 @@ class list {
           head_.blk.store(nb, std::memory_order_release);     // pairs with receivers' acquire
           head_.index.store(ni, std::memory_order_release);   // pairs with receivers' acquire
         }
-        slot& s = b->slots[offset];
-        s.wait_write();
-        T* v = s.value();
+        b->wait_write(offset);
+        T* v = b->value(offset);
         out.emplace(std::move(*v));
         v->~T();
         if (offset + 1 == block_cap) {
           destroy(b, 0);
-        } else if (s.state.fetch_or(read_bit, std::memory_order_acq_rel) & destroy_bit) {
-          // acq_rel pairs with destroy()'s fetch_or: it gave up on us, we finish the job.
+        } else if (b->done[offset].fetch_add(read_bit, std::memory_order_acq_rel) & destroy_bit) {
+          // read_bit is set once, by this slot's one receiver: fetch_add is fetch_or (an xadd).
+          // acq_rel pairs with destroy()'s fetch_add: it gave up on us, we finish the job.
           destroy(b, offset + 1);
         }
         return status::ok;

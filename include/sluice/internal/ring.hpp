@@ -79,8 +79,9 @@ class ring {
         b.spin();
       } else if (stamp + one_lap_ == tail + 1) {
         // The slot still holds the value from one lap ago: full, unless head moved on.
-        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in try_pop
-        std::uint64_t head = head_.load(std::memory_order_relaxed);
+        // seq_cst (a plain load on x86): ordered against try_pop's seq_cst CAS on head, so
+        // "full" is linearized at this load.
+        std::uint64_t head = head_.load(std::memory_order_seq_cst);
         if (head + one_lap_ == tail) return status::full;
         b.spin();
         tail = tail_.load(std::memory_order_relaxed);
@@ -114,8 +115,9 @@ class ring {
         b.spin();
       } else if (stamp == head) {
         // The slot is not written for this lap: empty, unless tail moved on.
-        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in try_push
-        std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+        // seq_cst: ordered against try_push's seq_cst CAS on tail, so "empty" is linearized
+        // at this load.
+        std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
         if ((tail & ~mark_bit_) == head) return (tail & mark_bit_) ? status::closed : status::empty;
         b.spin();
         head = head_.load(std::memory_order_relaxed);
