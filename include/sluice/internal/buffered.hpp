@@ -56,11 +56,9 @@ class buffered_chan final : public chan<T> {
   status recv(std::optional<T>& out, const deadline& d) override {
     for (;;) {
       // Likewise a blocking receive polls the slot it needs; an empty verdict from try_pop
-      // would read the senders' tail word. The hint cannot see a close, so the closed bit is
-      // looked at every 16 polls (and try_pop sees it after every wake).
+      // would read the senders' tail word. The hint cannot see a close: closed_hint can.
       if (!d.is_now() && !buf_.pop_hint()) {
-        unsigned polls = 0;
-        if (!spin_until([&] { return buf_.pop_hint() || (++polls % 16 == 0 && buf_.is_closed()); })) {
+        if (!spin_until([this] { return buf_.pop_hint() || closed_hint(); })) {
           if (!wait_for(receivers_, d, [this] { return buf_.can_pop(); })) {
             status s = pop(out);  // one last try at the deadline
             return s == status::empty ? status::timeout : s;
@@ -74,6 +72,7 @@ class buffered_chan final : public chan<T> {
 
   void close() noexcept override {
     if (!buf_.close()) return;
+    closed_.store(true, std::memory_order_relaxed);  // a hint only: see closed_hint()
     lock_.lock();
     offer* chain = senders_.claim_all(status::closed, nullptr);
     chain = receivers_.claim_all(status::closed, chain);
@@ -98,7 +97,7 @@ class buffered_chan final : public chan<T> {
   bool ready(const waiter*, bool sending) override { return sending ? buf_.can_push() : buf_.can_pop(); }
   bool hint(bool sending) const noexcept override {
     if (sending) return policy_ == overflow::drop_oldest || buf_.push_hint();  // push_hint sees the closed bit
-    return buf_.pop_hint() || buf_.is_closed();
+    return buf_.pop_hint() || closed_hint();
   }
   bool hands_off() const noexcept override { return false; }
 
@@ -171,7 +170,14 @@ class buffered_chan final : public chan<T> {
     q.remove(&o);
   }
 
+  // A copy of the buffer's closed bit for polling: the bit lives in the senders' tail word,
+  // which every send writes, so a receiver polling it would pull that line away from the
+  // sender on each message. This flag sits on a line nobody writes until close(). A hint:
+  // relaxed, possibly late; every decision re-reads the real bit (try_pop, can_pop).
+  bool closed_hint() const noexcept { return closed_.load(std::memory_order_relaxed); }
+
   const overflow policy_;
+  std::atomic<bool> closed_{false};
   Buffer buf_;
   spin_mutex lock_;
   waitq senders_;
