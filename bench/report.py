@@ -126,7 +126,12 @@ def extras(rows):
             if c:
                 line += f"   caf {statistics.median(c):12.4f} {unit}   sluice/caf {statistics.median(s) / statistics.median(c):.2f}"
             out.append(line)
-    lat = [r for r in rows if "ns" in r and r.get("group") != "mp"]
+    floors = [r["ns"] for r in rows if r.get("workload") == "cross-core round trip (throughput run)"]
+    if floors:
+        out.append("Cross-core round trip (spinning cache-line ping-pong) before each throughput run: "
+                   + ", ".join(f"{x:.0f}" for x in floors) + " ns")
+    lat = [r for r in rows if "ns" in r and r.get("group") != "mp"
+           and r.get("workload") != "cross-core round trip (throughput run)"]
     if lat:
         out.append("Latency (median):")
         groups = collections.defaultdict(list)

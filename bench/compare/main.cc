@@ -3,7 +3,7 @@
 // turns them, with the Go program's lines, into the table and the plot.
 //
 //   compare [--messages N] [--threads T] [--only W,...] [--impl I,...] [--caps C,...]
-//           [--mode throughput|latency|oversub] [--slow-divisor K]
+//           [--mode throughput|latency|oversub|floor|list] [--slow-divisor K]
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -269,7 +269,17 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (opt.mode == "latency") {
+  if (opt.mode == "list") {  // one implementation name per line (tools/bench runs each in its own process)
+    for (const char* name : {sluice_adapter::name, boost_queue_adapter::name, boost_spsc_adapter::name,
+                             moodycamel_adapter::name, tbb_adapter::name, fiber_adapter::name, mutex_adapter::name}) {
+      std::printf("%s\n", name);
+    }
+  } else if (opt.mode == "floor") {
+    // The machine's cross-core round trip right now: on the shared development machines it
+    // moves between ~120 and ~500 ns from one minute to the next, and every hand-off
+    // between threads on different cores scales with it.
+    emit_latency("floor", "cross-core round trip (throughput run)", round_trip_ns(200000, spin_floor));
+  } else if (opt.mode == "latency") {
     run_latency(opt);
   } else if (opt.mode == "oversub") {
     run_oversub(opt);

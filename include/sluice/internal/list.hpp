@@ -18,6 +18,8 @@
 //     which costs the sender a locked RMW per message. The flags are bytes, apart from the
 //     values, so a block of 8-byte values is 320 bytes rather than 504: half the pages to
 //     fault in and the lines to move.
+//   - pushed_ is only a hint for pollers (pop_hint): some tail value a sender produced, so
+//     never ahead of the tail; decisions (try_pop, can_pop) read the real indices.
 //   - A block is freed exactly once: by the receiver of its last slot, unless some receiver
 //     of an earlier slot is still reading, in which case the `destroy` bit hands the job to
 //     the last such reader (destroy below). "Freed" may mean parked in the one-block cache
@@ -186,6 +188,9 @@ class list {
         }
         ::new (b->storage[offset]) T(src.take());
         b->written[offset].store(1, std::memory_order_release);  // pairs with wait_write
+        // A hint for pop_hint, never read for a decision. Another sender's store may land
+        // after ours with a lower value: a poller then waits for the next send or parks.
+        pushed_.store(offset + 1 == block_cap ? next + (1u << shift) : next, std::memory_order_relaxed);
         if (spare) recycle(spare);
         return status::ok;
       }
@@ -260,9 +265,16 @@ class list {
     return (head >> shift) != (tail >> shift) || (tail & mark_bit);
   }
 
-  // Hints for the spin phase (see ring.hpp); here the readiness checks themselves.
+  // Hints for the spin phase (see ring.hpp). A polling receiver must not read the tail
+  // index: every send CASes it, and a locked op on a line another core keeps reading stalls
+  // the sender for a cache-line transfer per message. It reads `pushed_` instead, which
+  // senders write with a plain store. A hint: a stale (lower) value only means "not yet".
   bool push_hint() const noexcept { return true; }
-  bool pop_hint() const noexcept { return can_pop(); }
+  bool pop_hint() const noexcept {
+    std::uint64_t pushed = pushed_.load(std::memory_order_relaxed);    // a hint: try_pop decides
+    std::uint64_t head = head_.index.load(std::memory_order_relaxed);  // likewise
+    return (pushed >> shift) > (head >> shift);
+  }
 
   std::size_t size() const noexcept {
     for (;;) {
@@ -288,6 +300,7 @@ class list {
   alignas(cache_line) position head_;
   alignas(cache_line) position tail_;
   alignas(cache_line) std::atomic<block*> spare_{nullptr};
+  alignas(cache_line) std::atomic<std::uint64_t> pushed_{0};  // tail after some recent send (a hint)
   char pad_[cache_line - sizeof(position)];
 };
 
