@@ -72,7 +72,7 @@ class buffered_chan final : public chan<T> {
 
   void close() noexcept override {
     if (!buf_.close()) return;
-    closed_.store(true, std::memory_order_relaxed);  // a hint only: see closed_hint()
+    closed_.store(true, std::memory_order_relaxed);  // a hint only, pairs with nothing: see closed_hint()
     lock_.lock();
     offer* chain = senders_.claim_all(status::closed, nullptr);
     chain = receivers_.claim_all(status::closed, chain);
@@ -174,7 +174,7 @@ class buffered_chan final : public chan<T> {
   // which every send writes, so a receiver polling it would pull that line away from the
   // sender on each message. This flag sits on a line nobody writes until close(). A hint:
   // relaxed, possibly late; every decision re-reads the real bit (try_pop, can_pop).
-  bool closed_hint() const noexcept { return closed_.load(std::memory_order_relaxed); }
+  bool closed_hint() const noexcept { return closed_.load(std::memory_order_relaxed); }  // hint: pairs with nothing
 
   const overflow policy_;
   std::atomic<bool> closed_{false};

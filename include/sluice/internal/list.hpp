@@ -58,8 +58,7 @@ class list {
     T* value(std::size_t i) noexcept { return std::launder(reinterpret_cast<T*>(storage[i])); }
     void wait_write(std::size_t i) const noexcept {
       backoff b;
-      // Acquire pairs with the release store of written[i] in try_push: the value is there.
-      while (written[i].load(std::memory_order_acquire) == 0) b.snooze();
+      while (written[i].load(std::memory_order_acquire) == 0) b.snooze();  // pairs with try_push's release store
     }
     block* wait_next() const noexcept {
       backoff b;
@@ -94,9 +93,9 @@ class list {
     block* b = spare_.exchange(nullptr, std::memory_order_acquire);  // pairs with recycle's release
     if (b == nullptr) return new block;
     b->next.store(nullptr, std::memory_order_relaxed);  // unpublished until installed (release)
-    for (std::size_t i = 0; i < block_cap; ++i) {  // likewise
-      b->written[i].store(0, std::memory_order_relaxed);
-      b->done[i].store(0, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < block_cap; ++i) {
+      b->written[i].store(0, std::memory_order_relaxed);  // unpublished: installing the block releases it
+      b->done[i].store(0, std::memory_order_relaxed);     // likewise
     }
     return b;
   }
@@ -190,7 +189,8 @@ class list {
         b->written[offset].store(1, std::memory_order_release);  // pairs with wait_write
         // A hint for pop_hint, never read for a decision. Another sender's store may land
         // after ours with a lower value: a poller then waits for the next send or parks.
-        pushed_.store(offset + 1 == block_cap ? next + (1u << shift) : next, std::memory_order_relaxed);
+        std::uint64_t pushed = offset + 1 == block_cap ? next + (1u << shift) : next;
+        pushed_.store(pushed, std::memory_order_relaxed);  // a hint: pairs with nothing (see pop_hint)
         if (spare) recycle(spare);
         return status::ok;
       }
@@ -242,9 +242,9 @@ class list {
         v->~T();
         if (offset + 1 == block_cap) {
           destroy(b, 0);
-        } else if (b->done[offset].fetch_add(read_bit, std::memory_order_acq_rel) & destroy_bit) {
+        } else if (b->done[offset].fetch_add(read_bit, std::memory_order_acq_rel) & destroy_bit) {  // pairs with destroy()'s fetch_add
           // read_bit is set once, by this slot's one receiver: fetch_add is fetch_or (an xadd).
-          // acq_rel pairs with destroy()'s fetch_add: it gave up on us, we finish the job.
+          // destroy_bit set: destroy() gave up on us, we finish the job.
           destroy(b, offset + 1);
         }
         return status::ok;
