@@ -72,7 +72,7 @@ class buffered_chan final : public chan<T> {
 
   void close() noexcept override {
     if (!buf_.close()) return;
-    closed_.store(true, std::memory_order_relaxed);  // a hint only, pairs with nothing: see closed_hint()
+    closed_.store(true, std::memory_order_release);  // pairs with closed_hint(): who sees it sees the bit
     lock_.lock();
     offer* chain = senders_.claim_all(status::closed, nullptr);
     chain = receivers_.claim_all(status::closed, chain);
@@ -172,9 +172,9 @@ class buffered_chan final : public chan<T> {
 
   // A copy of the buffer's closed bit for polling: the bit lives in the senders' tail word,
   // which every send writes, so a receiver polling it would pull that line away from the
-  // sender on each message. This flag sits on a line nobody writes until close(). A hint:
-  // relaxed, possibly late; every decision re-reads the real bit (try_pop, can_pop).
-  bool closed_hint() const noexcept { return closed_.load(std::memory_order_relaxed); }  // hint: pairs with nothing
+  // sender on each message. This flag sits on a line nobody writes until close(). A hint
+  // (possibly late); every decision re-reads the real bit (try_pop, can_pop).
+  bool closed_hint() const noexcept { return closed_.load(std::memory_order_acquire); }  // pairs with close()'s release
 
   const overflow policy_;
   std::atomic<bool> closed_{false};
