@@ -82,3 +82,60 @@ TEST(List, ConcurrentProducersAndConsumers) {
   for (auto& t : ts) t.join();
   EXPECT_EQ(sum.load(), 2 * (n * (n + 1) / 2));
 }
+
+// Many producers and consumers of a value with a destructor, stopping part way: every value
+// is destroyed exactly once, whether a consumer took it or the list's destructor did, and
+// blocks are handed between readers (the destroy bit) and through the one-block cache.
+TEST(List, ConcurrentTrackedValuesAreDestroyedOnce) {
+  const long per_producer = sluice_test::scaled(20000);
+  std::atomic<long> taken{0};
+  {
+    list<sluice_test::tracked> l;
+    std::vector<std::thread> ts;
+    for (int p = 0; p < 3; ++p) {
+      ts.emplace_back([&, p] {
+        for (long i = 0; i < per_producer; ++i) {
+          sluice_test::tracked v(p * per_producer + i);
+          ASSERT_EQ(l.try_push(source<sluice_test::tracked>::moving(v)), status::ok);
+        }
+      });
+    }
+    for (int c = 0; c < 3; ++c) {
+      ts.emplace_back([&] {
+        std::optional<sluice_test::tracked> out;
+        for (long got = 0; got < per_producer / 2;) {  // leave about half for the destructor
+          if (l.try_pop(out) == status::ok) {
+            taken.fetch_add(1);
+            out.reset();
+            ++got;
+          } else {
+            std::this_thread::yield();
+          }
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(sluice_test::tracked::live.load(), 3 * per_producer - taken.load());
+  }
+  EXPECT_EQ(sluice_test::tracked::live.load(), 0);
+}
+
+// pop_hint (what a blocked receiver polls) says "ready" once something was pushed, and
+// "not ready" once everything was taken.
+TEST(List, PopHintFollowsPushesAndPops) {
+  list<int> l;
+  EXPECT_FALSE(l.pop_hint());
+  std::optional<int> out;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 40; ++i) {  // crosses a block boundary
+      int v = i;
+      ASSERT_EQ(l.try_push(source<int>::moving(v)), status::ok);
+      EXPECT_TRUE(l.pop_hint());
+    }
+    for (int i = 0; i < 40; ++i) {
+      EXPECT_TRUE(l.pop_hint());
+      ASSERT_EQ(l.try_pop(out), status::ok);
+    }
+    EXPECT_FALSE(l.pop_hint());
+  }
+}
