@@ -67,17 +67,7 @@ TEST(List, ConcurrentProducersAndConsumers) {
     });
   }
   for (int c = 0; c < 2; ++c) {
-    ts.emplace_back([&] {
-      std::optional<long> out;
-      for (long got = 0; got < n;) {
-        if (l.try_pop(out) == status::ok) {
-          sum.fetch_add(*out);
-          ++got;
-        } else {
-          std::this_thread::yield();
-        }
-      }
-    });
+    ts.emplace_back([&] { sluice_test::pop_n<decltype(l), long>(l, n, [&](long v) { sum.fetch_add(v); }); });
   }
   for (auto& t : ts) t.join();
   EXPECT_EQ(sum.load(), 2 * (n * (n + 1) / 2));
@@ -101,17 +91,9 @@ TEST(List, ConcurrentTrackedValuesAreDestroyedOnce) {
       });
     }
     for (int c = 0; c < 3; ++c) {
-      ts.emplace_back([&] {
-        std::optional<sluice_test::tracked> out;
-        for (long got = 0; got < per_producer / 2;) {  // leave about half for the destructor
-          if (l.try_pop(out) == status::ok) {
-            taken.fetch_add(1);
-            out.reset();
-            ++got;
-          } else {
-            std::this_thread::yield();
-          }
-        }
+      ts.emplace_back([&] {  // each takes about half of one producer's share: the rest stays for the destructor
+        sluice_test::pop_n<decltype(l), sluice_test::tracked>(l, per_producer / 2,
+                                                              [&](sluice_test::tracked&) { taken.fetch_add(1); });
       });
     }
     for (auto& t : ts) t.join();

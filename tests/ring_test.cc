@@ -54,17 +54,7 @@ TEST(Ring, ConcurrentPushPopKeepsEveryValue) {
     });
   }
   for (int c = 0; c < 2; ++c) {
-    ts.emplace_back([&] {
-      std::optional<long> out;
-      for (long got = 0; got < n;) {
-        if (r.try_pop(out) == status::ok) {
-          sum.fetch_add(*out);
-          ++got;
-        } else {
-          std::this_thread::yield();
-        }
-      }
-    });
+    ts.emplace_back([&] { sluice_test::pop_n<decltype(r), long>(r, n, [&](long v) { sum.fetch_add(v); }); });
   }
   for (auto& t : ts) t.join();
   EXPECT_EQ(sum.load(), 2 * (n * (n + 1) / 2));

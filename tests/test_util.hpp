@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include <sluice/channel.hpp>
 
@@ -64,6 +65,22 @@ sluice::channel<T> make(kind k) {
     case kind::unbounded: return sluice::channel<T>(sluice::unbounded);
   }
   return sluice::channel<T>();
+}
+
+// Take `count` values from a lock-free buffer (ring or list) with try_pop, yielding while it
+// is empty; `take(value)` gets each one.
+template <class Buffer, class V, class Take>
+void pop_n(Buffer& buf, long count, Take take) {
+  std::optional<V> out;
+  for (long got = 0; got < count;) {
+    if (buf.try_pop(out) == sluice::status::ok) {
+      take(*out);
+      out.reset();
+      ++got;
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 inline auto since(std::chrono::steady_clock::time_point t0) { return std::chrono::steady_clock::now() - t0; }

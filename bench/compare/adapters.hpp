@@ -42,7 +42,19 @@ struct mutex_adapter {
   static std::uint64_t recv(chan& c) { return c->pop(); }
 };
 
-struct boost_queue_adapter {
+// send/recv for the boost::lockfree queues, which have only try-push and try-pop.
+template <class Q>
+struct spin_then_yield_ops {
+  using chan = std::shared_ptr<Q>;
+  static void send(chan& c, std::uint64_t v) { peers::spin_then_yield([&] { return c->push(v); }); }
+  static std::uint64_t recv(chan& c) {
+    std::uint64_t v = 0;
+    peers::spin_then_yield([&] { return c->pop(v); });
+    return v;
+  }
+};
+
+struct boost_queue_adapter : spin_then_yield_ops<boost::lockfree::queue<std::uint64_t>> {
   static constexpr const char* name = "boost::lockfree::queue";
   static constexpr const char* note = "spin-then-yield";
   using q = boost::lockfree::queue<std::uint64_t>;
@@ -52,15 +64,9 @@ struct boost_queue_adapter {
     if (c == cap::unbounded) return std::make_shared<q>(1024);  // grows on demand
     return std::nullopt;
   }
-  static void send(chan& c, std::uint64_t v) { peers::spin_then_yield([&] { return c->push(v); }); }
-  static std::uint64_t recv(chan& c) {
-    std::uint64_t v = 0;
-    peers::spin_then_yield([&] { return c->pop(v); });
-    return v;
-  }
 };
 
-struct boost_spsc_adapter {
+struct boost_spsc_adapter : spin_then_yield_ops<boost::lockfree::spsc_queue<std::uint64_t>> {
   static constexpr const char* name = "boost::lockfree::spsc_queue";
   static constexpr const char* note = "spin-then-yield; spsc only";
   using q = boost::lockfree::spsc_queue<std::uint64_t>;
@@ -69,12 +75,6 @@ struct boost_spsc_adapter {
     if (c == cap::one) return std::make_shared<q>(1);
     if (c == cap::big) return std::make_shared<q>(n);
     return std::nullopt;
-  }
-  static void send(chan& c, std::uint64_t v) { peers::spin_then_yield([&] { return c->push(v); }); }
-  static std::uint64_t recv(chan& c) {
-    std::uint64_t v = 0;
-    peers::spin_then_yield([&] { return c->pop(v); });
-    return v;
   }
 };
 
