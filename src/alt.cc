@@ -15,6 +15,12 @@
 //     send the driver round again. Either way nothing is performed twice.
 //   - After a timeout the abort CAS decides: won, nothing happened; lost, the committed clause
 //     is honoured even though the deadline has passed.
+//   - Giving up is linearizable (settle): the alternation reports timeout (runs otherwise)
+//     only after two passes that really tried every clause, with the clauses' stamps (which
+//     grow with every change that may make a clause ready) equal before the first pass and
+//     after the second: every clause was then not ready throughout, so at one moment between
+//     the passes none was (a double collect, as in Afek et al.'s atomic snapshots). Lock-free
+//     hints order the work (phase 1) but never decide a give-up.
 #include <cstdint>
 #include <utility>
 
@@ -45,6 +51,43 @@ void shuffle(std::uint32_t* order, std::size_t n) noexcept {
   }
 }
 
+// One clause, tried without blocking if its probe says it may be ready; adds its stamp.
+// `stamp_after`: read the stamp after a failed try (the second pass) rather than before.
+bool attempt(clause_ref& c, std::uint64_t& stamp, bool stamp_after, status& s) {
+  std::uint64_t mine = 0;
+  if (c.vt->probe(c.obj, mine)) {
+    s = c.vt->try_now(c.obj);
+    if (performed(s)) return true;
+    if (stamp_after) {
+      mine = 0;
+      c.vt->probe(c.obj, mine);
+    }
+  }
+  stamp += mine;
+  return false;
+}
+
+// The deadline has passed: perform a ready clause, or report that at one moment during the
+// call none was ready (see Invariants). Two passes in the same order; a clause that a pass
+// finds not ready was not ready at that moment, and equal stamp sums (each stamp only grows)
+// mean no clause changed between its first and its second look.
+alt_pick settle(clause_ref* refs, const std::uint32_t* order, std::size_t n) {
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  backoff changed;
+  for (;;) {
+    std::uint64_t before = 0, after = 0;
+    status s = status::empty;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (attempt(refs[order[k]], before, false, s)) return {order[k], s};
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      if (attempt(refs[order[k]], after, true, s)) return {order[k], s};
+    }
+    if (before == after) return {none, status::timeout};
+    changed.spin();  // something moved: look again
+  }
+}
+
 }  // namespace
 
 alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::size_t n, bool fair,
@@ -59,15 +102,20 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
   unsigned hinted_rounds = 0;
   int all_buffered = -1;  // computed when first needed: the non-blocking case never is
   for (;;) {
+    // Phase 0: no time left (otherwise, or the deadline passed while we waited): perform a
+    // ready clause or give up, linearizably.
+    if (d.expired()) return settle(refs, order, n);
+
     // Phase 1: try every clause without blocking, acting as a counterpart. A clause whose
-    // lock-free hint says "not ready" is skipped: no lock, no fence, a load or two.
+    // lock-free hint says "not ready" is skipped: no lock, no fence, a load or two. Only
+    // settle gives up; this pass just saves a publish when something is plainly ready.
     for (std::size_t k = 0; k < n; ++k) {
       clause_ref& c = refs[order[k]];
       if (!c.vt->hint(c.obj)) continue;
       status s = c.vt->try_now(c.obj);
       if (performed(s)) return {order[k], s};
     }
-    if (d.expired()) return {none, status::timeout};
+    if (d.expired()) return settle(refs, order, n);
 
     // Phase 1b: when every clause is on a buffered channel, poll the clauses' lock-free hints
     // for the adaptive spin budget before publishing (publishing costs a lock per channel,

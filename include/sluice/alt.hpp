@@ -91,6 +91,7 @@ class recv_core {
   static bool ready(void* c, const waiter* w) { return self(c)->core_->ready(w, false); }
   static bool hint(void* c) { return self(c)->core_->hint(false); }
   static bool hands_off(void* c) { return self(c)->core_->hands_off(); }
+  static bool probe(void* c, std::uint64_t& stamp) { return self(c)->core_->probe(false, stamp); }
 
   channel<T>* handle_;  // the caller's handle (an alternation re-points it at its own copy)
   chan<T>* core_;       // cached: one pointer less to chase per clause and round
@@ -98,6 +99,10 @@ class recv_core {
 };
 
 // The parts of a send clause that depend only on T.
+//
+// The value a send clause offers is always one it owns or one it may move from: an lvalue
+// is copied in (by the clause's constructor, and by alternation::run before each round), so
+// no copy runs once the alternation has started, let alone after a commit.
 template <class T>
 class send_core {
  protected:
@@ -108,14 +113,18 @@ class send_core {
   void own() {
     if (!owned_ && !copy_) owned_.emplace(std::move(*ptr_));
   }
-  source<T>& current() {
-    if (owned_) {
-      src_.emplace(source<T>::moving(*owned_));
-    } else if (copy_) {
-      src_.emplace(source<T>::copying(*ptr_));
-    } else {
-      src_.emplace(source<T>::moving(*ptr_));
+  bool copies() const noexcept { return copy_; }
+  // A borrowed lvalue: copy its current value in (before a round; strong guarantee).
+  void refresh() {
+    if constexpr (std::is_copy_constructible_v<T>) {
+      if (!copy_) return;
+      T fresh(*ptr_);
+      owned_.reset();
+      owned_.emplace(std::move(fresh));
     }
+  }
+  source<T>& current() {
+    src_.emplace(source<T>::moving(owned_ ? *owned_ : *ptr_));
     return *src_;
   }
 
@@ -127,11 +136,12 @@ class send_core {
   static bool ready(void* c, const waiter* w) { return self(c)->core_->ready(w, true); }
   static bool hint(void* c) { return self(c)->core_->hint(true); }
   static bool hands_off(void* c) { return self(c)->core_->hands_off(); }
+  static bool probe(void* c, std::uint64_t& stamp) { return self(c)->core_->probe(true, stamp); }
 
   channel<T>* handle_;
   chan<T>* core_;
-  T* ptr_ = nullptr;
-  bool copy_ = false;
+  T* ptr_ = nullptr;    // the caller's object: moved from on commit (rvalue), or copied (lvalue)
+  bool copy_ = false;   // ptr_ is a borrowed lvalue: owned_ holds the copy that is sent
   std::optional<T> owned_;
   std::optional<source<T>> src_;
 };
@@ -175,6 +185,8 @@ class recv_clause : private internal::recv_core<T>, public internal::guarded<rec
 
   void* erased() noexcept { return static_cast<base*>(this); }
   void own() {}  // nothing borrowed but the channel handle (alternation keeps a copy)
+  bool copies() const noexcept { return false; }
+  void refresh() {}
 
   static void fire(void* c, status s) {
     auto* self = static_cast<recv_clause*>(static_cast<base*>(c));
@@ -189,8 +201,9 @@ class recv_clause : private internal::recv_core<T>, public internal::guarded<rec
     }
     self->val_.reset();
   }
-  static constexpr internal::clause_vtable vtable{&base::try_now, &base::slot,  &base::enlist,    &base::delist,
-                                                  &base::ready,   &base::hint,  &base::hands_off, &fire};
+  static constexpr internal::clause_vtable vtable{&base::try_now,   &base::slot, &base::enlist, &base::delist,
+                                                  &base::ready,     &base::hint, &base::hands_off, &fire,
+                                                  &base::probe};
 
   F f_;
 };
@@ -203,8 +216,10 @@ class send_clause : private internal::send_core<T>, public internal::guarded<sen
   send_clause(channel<T>& ch, U&& v, F f) : base(ch), f_(std::move(f)) {
     using V = std::remove_cvref_t<U>;
     if constexpr (std::is_same_v<V, T>) {
+      constexpr bool lvalue = std::is_lvalue_reference_v<U> || std::is_const_v<std::remove_reference_t<U>>;
       this->ptr_ = const_cast<T*>(std::addressof(v));
-      this->copy_ = std::is_lvalue_reference_v<U> || std::is_const_v<std::remove_reference_t<U>>;
+      this->copy_ = lvalue;
+      if constexpr (lvalue) this->owned_.emplace(v);  // copy now: a throwing copy commits nothing
     } else if constexpr (std::is_constructible_v<T, const V&>) {
       this->owned_.emplace(static_cast<const V&>(v));  // convert; the caller's object is only read
     } else {
@@ -226,8 +241,9 @@ class send_clause : private internal::send_core<T>, public internal::guarded<sen
   static void fire(void* c, status s) {
     if (s == status::ok) static_cast<send_clause*>(static_cast<base*>(c))->f_();
   }
-  static constexpr internal::clause_vtable vtable{&base::try_now, &base::slot,  &base::enlist,    &base::delist,
-                                                  &base::ready,   &base::hint,  &base::hands_off, &fire};
+  static constexpr internal::clause_vtable vtable{&base::try_now,   &base::slot, &base::enlist, &base::delist,
+                                                  &base::ready,     &base::hint, &base::hands_off, &fire,
+                                                  &base::probe};
 
   F f_;
 };
@@ -342,24 +358,35 @@ class alternation {
   alternation(alternation&&) = default;
   alternation& operator=(alternation&&) = default;
 
+  // Strong guarantee: a failed add (bad_alloc, a throwing copy) leaves the alternation as it
+  // was. Everything that can throw happens before the first change.
   template <class Clause>
   std::size_t add(Clause&& c) {
     using Cl = std::remove_cvref_t<Clause>;
-    std::size_t index = count_++;
     if constexpr (internal::is_otherwise<Cl>::value) {
       if (otherwise_) throw std::logic_error("sluice::alternation: at most one otherwise clause");
       otherwise_ = std::make_unique<other_holder<Cl>>(std::forward<Clause>(c));
-      otherwise_index_ = index;
+      otherwise_index_ = count_;
     } else {
       auto h = std::make_unique<holder<Cl>>(std::forward<Clause>(c));
-      if (h->clause.enabled()) {
-        refs_.push_back(internal::clause_ref{h->clause.erased(), &Cl::vtable, index});
+      bool enabled = h->clause.enabled();
+      room_for_one(clauses_);
+      if (enabled) {
+        room_for_one(refs_);
+        room_for_one(offers_);
+        room_for_one(order_);
+        if (h->clause.copies()) room_for_one(copies_);
+      }
+      // Nothing below throws: every vector has room.
+      if (enabled) {
+        refs_.push_back(internal::clause_ref{h->clause.erased(), &Cl::vtable, count_});
         offers_.emplace_back();
         order_.push_back(0);
+        if (h->clause.copies()) copies_.push_back(h.get());
       }
       clauses_.push_back(std::move(h));
     }
-    return index;
+    return count_++;
   }
 
   alt_result pri() { return run(false); }
@@ -369,6 +396,7 @@ class alternation {
  private:
   struct holder_base {
     virtual ~holder_base() = default;
+    virtual void refresh() = 0;
   };
   template <class Cl>
   struct holder final : holder_base {
@@ -380,9 +408,16 @@ class alternation {
       clause.handle_ = &keep;
       clause.own();
     }
+    void refresh() override { clause.refresh(); }
     Cl clause;
     std::remove_pointer_t<decltype(Cl::handle_)> keep;
   };
+
+  // Grow geometrically, so that the push_back that follows cannot throw.
+  template <class V>
+  static void room_for_one(V& v) {
+    if (v.size() == v.capacity()) v.reserve(v.capacity() < 4 ? 4 : v.capacity() * 2);
+  }
   struct other_base {
     virtual ~other_base() = default;
     virtual internal::deadline deadline() const = 0;
@@ -398,6 +433,7 @@ class alternation {
 
   alt_result run(bool fair) {
     if (refs_.empty() && !otherwise_) return {npos, status::empty};
+    for (holder_base* h : copies_) h->refresh();  // borrowed lvalues: copy before the round
     internal::deadline d = otherwise_ ? otherwise_->deadline() : internal::deadline::never();
     internal::alt_pick p = internal::run_alt(refs_.data(), offers_.data(), order_.data(), refs_.size(), fair, d);
     if (p.pos != npos) {
@@ -412,6 +448,7 @@ class alternation {
   std::vector<internal::clause_ref> refs_;
   std::vector<internal::offer> offers_;
   std::vector<std::uint32_t> order_;
+  std::vector<holder_base*> copies_;  // clauses that send a borrowed lvalue
   std::unique_ptr<other_base> otherwise_;
   std::size_t otherwise_index_ = npos;
   std::size_t count_ = 0;

@@ -20,10 +20,14 @@
 // visible to Y after Y's receive returns that value. close() happens before any operation
 // that reports closed because of it.
 //
-// Values: a send that does not return ok leaves the caller's object untouched (not moved
-// from; an lvalue is copied only on success). A value whose send returned ok is received
-// exactly once, or destroyed exactly once with the channel. T must be move-constructible;
-// it need not be default-constructible or copyable. T's move constructor should not throw.
+// Values: a send that does not return ok leaves the caller's object untouched (an rvalue is
+// not moved from). An lvalue (or a value of another type) is copied (converted) in the
+// sender's thread before anything is committed, so a copy that throws propagates to that
+// caller with the channel unchanged; the copy is made even when the send then fails. A
+// value whose send returned ok is received exactly once, or destroyed exactly once with the
+// channel. T's move constructor must be noexcept (checked at compile time): a value is moved
+// after its send committed, where an exception could not be undone. T need not be
+// default-constructible or copyable.
 #pragma once
 
 #include <chrono>
@@ -70,6 +74,11 @@ struct channel_access;  // shares a channel's core (timers hold it weakly)
 template <class T>
 class channel {
   static_assert(std::is_move_constructible_v<T>, "channel<T> needs a move-constructible T");
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "sluice::channel<T>: T's move constructor must be noexcept. A value is moved after its "
+                "send has committed, where an exception could not be undone. Declare T(T&&) noexcept "
+                "(a user-declared copy constructor or destructor suppresses the implicit move), or send "
+                "a std::unique_ptr<T>.");
   static_assert(!std::is_reference_v<T> && std::is_same_v<T, std::remove_cv_t<T>>,
                 "channel<T> carries values: T must not be a reference or cv-qualified");
 
@@ -89,6 +98,17 @@ class channel {
   template <class U>
   status send(U&& value) {
     status s = send_with(std::forward<U>(value), internal::deadline::never());
+    internal::after_blocking();
+    return s;
+  }
+
+  // As send(value), and on a drop_oldest channel the item a full send evicts is moved into
+  // `evicted` instead of being destroyed (evicted is left empty when nothing was evicted, and
+  // on every other kind of channel). A send that does not return ok evicts nothing.
+  template <class U>
+  status send(U&& value, std::optional<T>& evicted) {
+    evicted.reset();
+    status s = send_with(std::forward<U>(value), internal::deadline::never(), &evicted);
     internal::after_blocking();
     return s;
   }
@@ -192,29 +212,35 @@ class channel {
     return std::make_shared<internal::buffered_chan<T, internal::ring<T>>>(policy, capacity);
   }
 
+  // Copies (or converts) first, in this thread, before anything is committed: then only T's
+  // noexcept move runs between a commit and the store that completes it, and a throwing copy
+  // leaves the channel as it was.
   template <class U>
-  status send_with(U&& value, const internal::deadline& d) {
+  status send_with(U&& value, const internal::deadline& d, std::optional<T>* evicted = nullptr) {
     using V = std::remove_cvref_t<U>;
-    if constexpr (std::is_same_v<V, T>) {
-      static_assert(!std::is_lvalue_reference_v<U> || std::is_copy_constructible_v<T>,
-                    "send copies an lvalue: T is move-only, pass std::move(value)");
-      if constexpr (std::is_lvalue_reference_v<U> || std::is_const_v<std::remove_reference_t<U>>) {
-        return core_->send(internal::source<T>::copying(value), d);
-      } else {
-        return core_->send(internal::source<T>::moving(value), d);
-      }
+    if constexpr (std::is_same_v<V, T> && !std::is_lvalue_reference_v<U> && !std::is_const_v<std::remove_reference_t<U>>) {
+      return commit(value, d, evicted);  // an rvalue: moved from only if the send commits
+    } else if constexpr (std::is_same_v<V, T>) {
+      static_assert(std::is_copy_constructible_v<T>, "send copies an lvalue: T is move-only, pass std::move(value)");
+      T copy(value);
+      return commit(copy, d, evicted);
     } else {
       // Another type: convert first. When T can be built from a const U&, the caller's
       // object is only read, so it is untouched whatever the result.
       static_assert(std::is_constructible_v<T, U&&>, "channel<T>::send: value is not convertible to T");
       if constexpr (std::is_constructible_v<T, const V&>) {
         T tmp(static_cast<const V&>(value));
-        return core_->send(internal::source<T>::moving(tmp), d);
+        return commit(tmp, d, evicted);
       } else {
         T tmp(std::forward<U>(value));
-        return core_->send(internal::source<T>::moving(tmp), d);
+        return commit(tmp, d, evicted);
       }
     }
+  }
+
+  status commit(T& v, const internal::deadline& d, std::optional<T>* evicted) {
+    if (evicted) return core_->send_evicting(internal::source<T>::moving(v), d, *evicted);
+    return core_->send(internal::source<T>::moving(v), d);
   }
 
   // The core writes straight into the result: copying an optional the callee has just

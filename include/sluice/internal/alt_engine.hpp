@@ -22,6 +22,7 @@ struct clause_vtable {
   bool (*hint)(void* c);                    // lock-free guess at readiness, for polling
   bool (*hands_off)(void* c);               // a claim completes the clause (rendezvous)
   void (*fire)(void* c, status s);          // run the handler for a committed clause
+  bool (*probe)(void* c, std::uint64_t& stamp);  // chan::probe: false = not ready now; grows the stamp
 };
 
 struct clause_ref {

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 
+#include "sluice/internal/backoff.hpp"
 #include "sluice/internal/chan.hpp"
 #include "sluice/internal/spin.hpp"
 #include "sluice/internal/spin_mutex.hpp"
@@ -36,27 +37,17 @@ class buffered_chan final : public chan<T> {
   template <class... A>
   explicit buffered_chan(overflow policy, A&&... a) : policy_(policy), buf_(std::forward<A>(a)...) {}
 
-  status send(const source<T>& src, const deadline& d) override {
-    for (;;) {
-      // A blocking send polls the one slot it needs before calling try_push, whose "full"
-      // verdict has to read the receivers' head word (a cache-line transfer per message).
-      if (!d.is_now() && policy_ == overflow::block && !buf_.push_hint()) {
-        if (!spin_until([this] { return buf_.push_hint(); })) {
-          if (!wait_for(senders_, d, [this] { return buf_.can_push(); })) {
-            status s = push(src);  // one last try at the deadline
-            return s == status::full ? status::timeout : s;
-          }
-        }  // woken, or the hint says ready: try (a claim means "retry", never "done")
-      }
-      status s = push(src);
-      if (s != status::full || policy_ != overflow::block || d.is_now()) return s;
-    }
+  status send(const source<T>& src, const deadline& d) override { return send_with(src, d, nullptr); }
+  status send_evicting(const source<T>& src, const deadline& d, std::optional<T>& evicted) override {
+    return send_with(src, d, &evicted);
   }
 
   status recv(std::optional<T>& out, const deadline& d) override {
+    backoff lost;
     for (;;) {
-      // Likewise a blocking receive polls the slot it needs; an empty verdict from try_pop
-      // would read the senders' tail word. The hint cannot see a close: closed_hint can.
+      // A blocking receive polls the one slot it needs before calling try_pop, whose "empty"
+      // verdict has to read the senders' tail word (a cache-line transfer per message). The
+      // hint cannot see a close: closed_hint can.
       if (!d.is_now() && !buf_.pop_hint()) {
         if (!spin_until([this] { return buf_.pop_hint() || closed_hint(); })) {
           if (!wait_for(receivers_, d, [this] { return buf_.can_pop(); })) {
@@ -67,6 +58,7 @@ class buffered_chan final : public chan<T> {
       }
       status s = pop(out);
       if (s != status::empty || d.is_now()) return s;
+      lost.snooze();  // lost a race, or the only item is still being written: let its writer run
     }
   }
 
@@ -100,20 +92,43 @@ class buffered_chan final : public chan<T> {
     return buf_.pop_hint() || closed_hint();
   }
   bool hands_off() const noexcept override { return false; }
+  bool probe(bool sending, std::uint64_t& stamp) const noexcept override {
+    if (!sending) return buf_.probe_pop(stamp);
+    return buf_.probe_push(stamp) || policy_ == overflow::drop_oldest;
+  }
 
  private:
-  // Push honouring the overflow policy; wakes one blocked receiver on success.
-  status push(const source<T>& src) {
+  status send_with(const source<T>& src, const deadline& d, std::optional<T>* evicted) {
+    backoff lost;
     for (;;) {
-      status s = buf_.try_push(src);
-      if (s == status::ok) {
-        notify(receivers_);
-        return s;
+      // A blocking send polls the one slot it needs before calling try_push, whose "full"
+      // verdict has to read the receivers' head word (a cache-line transfer per message).
+      if (!d.is_now() && policy_ == overflow::block && !buf_.push_hint()) {
+        if (!spin_until([this] { return buf_.push_hint(); })) {
+          if (!wait_for(senders_, d, [this] { return buf_.can_push(); })) {
+            status s = push(src, evicted);  // one last try at the deadline
+            return s == status::full ? status::timeout : s;
+          }
+        }  // woken, or the hint says ready: try (a claim means "retry", never "done")
       }
-      if (s != status::full || policy_ != overflow::drop_oldest) return s;
-      std::optional<T> evicted;  // destroyed here: the oldest item is dropped
-      buf_.try_pop(evicted);
+      status s = push(src, evicted);
+      if (s != status::full || policy_ != overflow::block || d.is_now()) return s;
+      lost.snooze();  // lost a race, or the only receive in flight is unfinished
     }
+  }
+
+  // Push honouring the overflow policy; wakes one blocked receiver on success. drop_oldest
+  // moves the item it evicts into *evicted, or destroys it here when evicted is null.
+  status push(const source<T>& src, std::optional<T>* evicted) {
+    status s;
+    if (policy_ == overflow::drop_oldest) {
+      std::optional<T> dropped;
+      s = buf_.force_push(src, evicted ? *evicted : dropped);
+    } else {
+      s = buf_.try_push(src);
+    }
+    if (s == status::ok) notify(receivers_);
+    return s;
   }
 
   // Pop; wakes one blocked sender on success.

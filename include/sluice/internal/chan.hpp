@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 
 #include "sluice/internal/deadline.hpp"
@@ -26,6 +27,10 @@ class chan {
   virtual ~chan() = default;
 
   virtual status send(const source<T>& src, const deadline& d) = 0;
+  // As send; a drop_oldest buffer moves the item it evicts into `evicted` (send destroys it).
+  virtual status send_evicting(const source<T>& src, const deadline& d, std::optional<T>& /*evicted*/) {
+    return send(src, d);
+  }
   virtual status recv(std::optional<T>& out, const deadline& d) = 0;
   virtual void close() noexcept = 0;
   virtual bool is_closed() const noexcept = 0;
@@ -47,6 +52,11 @@ class chan {
   // True when a claim carries the value itself (rendezvous): the claimed clause is complete
   // and offer::result says how. False (buffered): a claim only says "retry this clause".
   virtual bool hands_off() const noexcept = 0;
+  // For a linearizable give-up (src/alt.cc, settle): lock-free seq_cst loads that add to
+  // `stamp` a number that grows whenever the clause may have become ready (a buffer position
+  // moved, a counterpart enlisted, the channel closed), and return false only when the
+  // clause was not ready at the moment of those loads. True means "maybe: try it".
+  virtual bool probe(bool sending, std::uint64_t& stamp) const noexcept = 0;
 };
 
 }  // namespace sluice::internal

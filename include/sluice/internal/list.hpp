@@ -219,6 +219,14 @@ class list {
         // linearized at this load.
         std::uint64_t tail = tail_.index.load(std::memory_order_seq_cst);
         if ((head >> shift) == (tail >> shift)) return (tail & mark_bit) ? status::closed : status::empty;
+        // One position reserved past head (or two, skipping a block's end index) and its value
+        // not written yet: the only send in flight has not completed, so the list is empty
+        // until it does (a try_recv does not wait for it).
+        std::uint64_t ahead = (tail >> shift) - (head >> shift);
+        if ((ahead == 1 || (ahead == 2 && offset + 1 == block_cap)) &&
+            (b == nullptr || b->written[offset].load(std::memory_order_acquire) == 0)) {  // pairs with try_push's release store
+          return status::empty;
+        }
         // Head and tail in different blocks: remember that a next block exists.
         if ((head >> shift) / lap != (tail >> shift) / lap) next |= mark_bit;
       }
@@ -254,8 +262,24 @@ class list {
     }
   }
 
+  // An unbounded list is never full: nothing to evict.
+  status force_push(const source<T>& src, std::optional<T>&) { return try_push(src); }
+
   bool close() noexcept {
     return (tail_.index.fetch_or(mark_bit, std::memory_order_seq_cst) & mark_bit) == 0;
+  }
+
+  // For a linearizable give-up (chan::probe): head + tail indices, which grow with every
+  // push, pop and close; and whether the clause may be ready (false: not ready at the loads).
+  bool probe_pop(std::uint64_t& stamp) const noexcept {
+    std::uint64_t head = head_.index.load(std::memory_order_seq_cst);
+    std::uint64_t tail = tail_.index.load(std::memory_order_seq_cst);
+    stamp += (head & ~mark_bit) + tail;  // head's mark bit is a hint that can come and go
+    return (head >> shift) != (tail >> shift) || (tail & mark_bit);
+  }
+  bool probe_push(std::uint64_t& stamp) const noexcept {
+    stamp += tail_.index.load(std::memory_order_seq_cst);
+    return true;
   }
   bool is_closed() const noexcept { return (tail_.index.load(std::memory_order_seq_cst) & mark_bit) != 0; }
   bool can_push() const noexcept { return true; }

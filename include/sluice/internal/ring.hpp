@@ -14,6 +14,19 @@
 //     tail_) and destroyed only by the receiver that reserved it (CAS on head_); the stamp's
 //     release/acquire pair orders the value between them.
 //   - Full: head + one_lap == tail. Empty: tail (without mark) == head.
+//   - Between a position's reservation (the CAS) and the stamp store that completes it, only
+//     T's noexcept move (and, popping, its destructor) runs: no copy, no user callback.
+//   - A send whose position is reserved but not yet written, or a receive whose slot is not
+//     yet released, has not completed: when it is the only one in flight, try_pop reports
+//     empty (try_push: full), linearizing the unfinished operation after it. With more in
+//     flight the caller waits (spinning, then yielding) for the one it needs.
+//   - force_push (drop_oldest) reserves the tail position first, even on a full ring: that
+//     CAS fails if the ring is closed, so a send that reports closed has evicted nothing. It
+//     then evicts the oldest item by CASing head from the value of its full check; if a
+//     receiver took that item first, the ring was no longer full and nothing is evicted
+//     (crossbeam's ArrayQueue::force_push does the two CASes in the other order, which it
+//     can since its queue has no close). While a force_push is between its two CASes the
+//     tail is one position past full (len() clamps).
 #pragma once
 
 #include <atomic>
@@ -57,41 +70,11 @@ class ring {
   }
 
   // ok, full, or closed. `src` is taken only on ok.
-  status try_push(const source<T>& src) {
-    backoff b;
-    std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
-    for (;;) {
-      if (tail & mark_bit_) return status::closed;
-      std::size_t index = static_cast<std::size_t>(tail & (mark_bit_ - 1));
-      std::uint64_t lap = tail & ~(one_lap_ - 1);
-      std::uint64_t next = index + 1 < cap_ ? tail + 1 : lap + one_lap_;
-      slot& s = slots_[index];
-      // Acquire pairs with the release stamp store in try_pop: the slot's old value is gone.
-      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
-      if (stamp == tail) {
-        // seq_cst: the full/empty checks below fence against this CAS. Relaxed on failure:
-        // we only retry with the fresh value.
-        if (tail_.compare_exchange_weak(tail, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
-          ::new (s.storage) T(src.take());
-          s.stamp.store(tail + 1, std::memory_order_release);  // pairs with try_pop's acquire
-          return status::ok;
-        }
-        b.spin();
-      } else if (stamp + one_lap_ == tail + 1) {
-        // The slot still holds the value from one lap ago: full, unless head moved on.
-        // seq_cst (a plain load on x86): ordered against try_pop's seq_cst CAS on head, so
-        // "full" is linearized at this load.
-        std::uint64_t head = head_.load(std::memory_order_seq_cst);
-        if (head + one_lap_ == tail) return status::full;
-        b.spin();
-        tail = tail_.load(std::memory_order_relaxed);
-      } else {
-        // Another sender reserved this position but has not written yet, or we are stale.
-        b.snooze();
-        tail = tail_.load(std::memory_order_relaxed);
-      }
-    }
-  }
+  status try_push(const source<T>& src) { return push(src, nullptr); }
+
+  // drop_oldest: ok or closed. A full ring makes room by evicting its oldest item, moved into
+  // `evicted`, only while it is still full (see Invariants). `src` is taken only on ok.
+  status force_push(const source<T>& src, std::optional<T>& evicted) { return push(src, &evicted); }
 
   // ok, empty, or closed (closed and drained). `out` is set only on ok.
   status try_pop(std::optional<T>& out) {
@@ -99,27 +82,28 @@ class ring {
     std::uint64_t head = head_.load(std::memory_order_relaxed);  // re-validated by the CAS
     for (;;) {
       std::size_t index = static_cast<std::size_t>(head & (mark_bit_ - 1));
-      std::uint64_t lap = head & ~(one_lap_ - 1);
       slot& s = slots_[index];
-      // Acquire pairs with the release stamp store in try_push: the value is written.
+      // Acquire pairs with the release stamp store in push: the value is written.
       std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
       if (stamp == head + 1) {
-        std::uint64_t next = index + 1 < cap_ ? head + 1 : lap + one_lap_;
-        if (head_.compare_exchange_weak(head, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+        if (head_.compare_exchange_weak(head, next(head), std::memory_order_seq_cst, std::memory_order_relaxed)) {
           T* v = s.value();
           out.emplace(std::move(*v));
           v->~T();
-          s.stamp.store(head + one_lap_, std::memory_order_release);  // pairs with try_push's acquire
+          s.stamp.store(head + one_lap_, std::memory_order_release);  // pairs with push's acquire
           return status::ok;
         }
         b.spin();
       } else if (stamp == head) {
         // The slot is not written for this lap: empty, unless tail moved on.
-        // seq_cst: ordered against try_push's seq_cst CAS on tail, so "empty" is linearized
-        // at this load.
+        // seq_cst: ordered against push's seq_cst CAS on tail, so "empty" is linearized at
+        // this load.
         std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
         if ((tail & ~mark_bit_) == head) return (tail & mark_bit_) ? status::closed : status::empty;
-        b.spin();
+        // A sender reserved this position and is still writing it. The only one: its send
+        // has not completed, so the ring is empty until it does.
+        if ((tail & ~mark_bit_) == next(head)) return status::empty;
+        b.snooze();  // more are in flight: wait for this one (yield soon: its writer may be preempted)
         head = head_.load(std::memory_order_relaxed);
       } else {
         b.snooze();
@@ -131,6 +115,21 @@ class ring {
   // Set the closed bit; true if this call closed the ring.
   bool close() noexcept { return (tail_.fetch_or(mark_bit_, std::memory_order_seq_cst) & mark_bit_) == 0; }
   bool is_closed() const noexcept { return (tail_.load(std::memory_order_seq_cst) & mark_bit_) != 0; }
+
+  // For a linearizable give-up (chan::probe): head + tail, which grows with every push, pop
+  // and close; and whether the clause may be ready (false: not ready at the loads).
+  bool probe_pop(std::uint64_t& stamp) const noexcept {
+    std::uint64_t head = head_.load(std::memory_order_seq_cst);
+    std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+    stamp += head + tail;
+    return (tail & ~mark_bit_) != head || (tail & mark_bit_);
+  }
+  bool probe_push(std::uint64_t& stamp) const noexcept {
+    std::uint64_t head = head_.load(std::memory_order_seq_cst);
+    std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+    stamp += head + tail;
+    return (tail & mark_bit_) || head + one_lap_ != tail;
+  }
 
   // Snapshots for readiness (alternation and register-then-recheck); seq_cst loads.
   bool can_push() const noexcept {
@@ -175,12 +174,83 @@ class ring {
     T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
 
+  // Positions between head and tail, clamped to the capacity (a force_push between its two
+  // CASes leaves the tail one past full).
   std::size_t len(std::uint64_t head, std::uint64_t tail) const noexcept {
-    std::uint64_t hix = head & (mark_bit_ - 1), tix = tail & (mark_bit_ - 1);
-    if (hix < tix) return static_cast<std::size_t>(tix - hix);
-    if (hix > tix) return static_cast<std::size_t>(cap_ - hix + tix);
-    if ((tail & ~mark_bit_) == head) return 0;
-    return cap_;
+    tail &= ~mark_bit_;
+    std::uint64_t laps = ((tail & ~(one_lap_ - 1)) - (head & ~(one_lap_ - 1))) / one_lap_;
+    std::uint64_t n = laps * cap_ + (tail & (mark_bit_ - 1)) - (head & (mark_bit_ - 1));
+    return static_cast<std::size_t>(n < cap_ ? n : cap_);
+  }
+
+  // The position after `pos`: the next index, or index 0 of the next lap.
+  std::uint64_t next(std::uint64_t pos) const noexcept {
+    std::uint64_t index = pos & (mark_bit_ - 1);
+    return index + 1 < cap_ ? pos + 1 : (pos & ~(one_lap_ - 1)) + one_lap_;
+  }
+
+  // try_push (evicted == nullptr) and force_push.
+  status push(const source<T>& src, std::optional<T>* evicted) {
+    backoff b;
+    std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
+    for (;;) {
+      if (tail & mark_bit_) return status::closed;
+      slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
+      // Acquire pairs with the release stamp store in try_pop: the slot's old value is gone.
+      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
+      if (stamp == tail) {
+        // seq_cst: the full/empty checks fence against this CAS. Relaxed on failure: we only
+        // retry with the fresh value (likewise below).
+        if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          ::new (s.storage) T(src.take());
+          s.stamp.store(tail + 1, std::memory_order_release);  // pairs with try_pop's acquire
+          return status::ok;
+        }
+        b.spin();
+      } else if (stamp + one_lap_ == tail + 1) {
+        // The slot still holds the value from one lap ago: full, unless head moved on.
+        // seq_cst (a plain load on x86): ordered against try_pop's seq_cst CAS on head, so
+        // "full" is linearized at this load.
+        std::uint64_t head = head_.load(std::memory_order_seq_cst);
+        if (head + one_lap_ == tail) {
+          if (evicted == nullptr) return status::full;
+          if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+            evict_and_write(s, head, tail, src, *evicted);
+            return status::ok;
+          }
+          b.spin();
+          continue;
+        }
+        // A receiver took this slot's item and is still moving it out. The only receive in
+        // flight: it has not completed, so the ring is full until it does.
+        if (evicted == nullptr && head + one_lap_ == next(tail)) return status::full;
+        b.snooze();  // wait for it (yield soon: it may be preempted)
+        tail = tail_.load(std::memory_order_relaxed);
+      } else {
+        // Another sender reserved this position but has not written yet, or we are stale.
+        b.snooze();
+        tail = tail_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // force_push on a full ring, after reserving position `tail`, whose slot `s` still holds
+  // the item at position `head` (tail - one lap): evict that item if it is still the oldest
+  // (the ring still full), else wait for the receiver that took it to release the slot.
+  void evict_and_write(slot& s, std::uint64_t head, std::uint64_t tail, const source<T>& src,
+                       std::optional<T>& evicted) noexcept {
+    // seq_cst like try_pop's CAS on head; relaxed on failure: we do not use the value.
+    if (head_.compare_exchange_strong(head, next(head), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+      T* v = s.value();
+      evicted.emplace(std::move(*v));
+      v->~T();
+    } else {
+      backoff b;
+      // Acquire pairs with try_pop's release stamp store: the old value is gone.
+      while (s.stamp.load(std::memory_order_acquire) != tail) b.snooze();
+    }
+    ::new (s.storage) T(src.take());
+    s.stamp.store(tail + 1, std::memory_order_release);  // pairs with try_pop's acquire
   }
 
   const std::size_t cap_;

@@ -27,6 +27,9 @@ class waitq {
     if (tail_) tail_->next = o; else head_ = o;
     tail_ = o;
     o->linked = true;
+    // Single writer (under the lock). Published by the fetch_add below: whoever reads that
+    // count (or a later one) with acquire also sees this increment (see arrivals()).
+    arrivals_.store(arrivals_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     // seq_cst RMW: the Dekker half of register-then-recheck. It pairs with the seq_cst load
     // in count() after a buffer change: either that load sees this offer, or the owner's
     // seq_cst re-check of the buffer (ring/list can_push/can_pop) sees the change.
@@ -84,6 +87,13 @@ class waitq {
   // seq_cst: pairs with push_back's fetch_add (see there). On x86 a plain load.
   std::uint32_t count() const noexcept { return count_.load(std::memory_order_seq_cst); }
 
+  // How many offers were ever linked: grows whenever a counterpart may have become ready.
+  // Lock-free; call after count(): its seq_cst (acquire) load of a count written by, or
+  // after, push_back's fetch_add makes that push_back's increment visible here.
+  std::uint64_t arrivals() const noexcept {
+    return arrivals_.load(std::memory_order_relaxed);  // ordered by the caller's count() (see above)
+  }
+
   // Outside the lock: unpark each claimed offer's owner. Reads wake_next before the unpark,
   // since the owner may return (and its offer vanish) as soon as it is unparked.
   static void wake_all(offer* chain) noexcept {
@@ -98,6 +108,7 @@ class waitq {
   offer* head_ = nullptr;
   offer* tail_ = nullptr;
   std::atomic<std::uint32_t> count_{0};
+  std::atomic<std::uint64_t> arrivals_{0};
 };
 
 }  // namespace sluice::internal

@@ -7,8 +7,12 @@
 //     side arrives second, after it has won the claim CAS on the waiting side's offer.
 //   - A claimed waiter's result() is ok (the value moved) or closed (close() claimed it; the
 //     sender's object is untouched).
-//   - Once closed_ is set no offer is linked again by plain operations; alternations may still
-//     enlist, and see ready() report the close.
+//   - Once closed_ is set no offer is ever linked again (enlist refuses: an alternation then
+//     sees ready() report the close), and close() claimed every offer that was linked. So once
+//     close() has released the lock nothing can be claimed any more: no value passes through
+//     a closed rendezvous channel, and every operation after close() reports closed. (A
+//     hand-off whose claim came first still completes: it was committed before the close.)
+//   - recv looks at closed_ before it claims a sender: a closed channel has nothing to drain.
 #pragma once
 
 #include <atomic>
@@ -51,16 +55,16 @@ class zero_chan final : public chan<T> {
 
   status recv(std::optional<T>& out, const deadline& d) override {
     lock_.lock();
+    if (closed_.load(std::memory_order_relaxed)) {  // relaxed: written under lock_
+      lock_.unlock();
+      return status::closed;
+    }
     if (offer* s = senders_.claim_one()) {
       lock_.unlock();
       out.emplace(static_cast<const source<T>*>(s->slot)->take());
       s->owner->set_result(status::ok);
       s->owner->unpark();
       return status::ok;
-    }
-    if (closed_.load(std::memory_order_relaxed)) {  // relaxed: written under lock_
-      lock_.unlock();
-      return status::closed;
     }
     if (d.is_now()) {
       lock_.unlock();
@@ -102,6 +106,7 @@ class zero_chan final : public chan<T> {
 
   void enlist(offer* o, bool sending) override {
     std::lock_guard<spin_mutex> g(lock_);
+    if (closed_.load(std::memory_order_relaxed)) return;  // relaxed: under lock_. ready() reports the close
     (sending ? senders_ : receivers_).push_back(o);
   }
   void delist(offer* o, bool sending) override {
@@ -118,6 +123,13 @@ class zero_chan final : public chan<T> {
     return (sending ? receivers_ : senders_).count() != 0 || closed_.load(std::memory_order_relaxed);  // a hint
   }
   bool hands_off() const noexcept override { return true; }
+  bool probe(bool sending, std::uint64_t& stamp) const noexcept override {
+    const waitq& q = sending ? receivers_ : senders_;
+    std::uint32_t linked = q.count();  // seq_cst: orders arrivals() below
+    bool closed = closed_.load(std::memory_order_acquire);  // pairs with the release in close()
+    stamp += q.arrivals() + (closed ? 1 : 0);
+    return linked != 0 || closed;  // no counterpart linked and open: not ready at the load
+  }
 
  private:
   // Park until a counterpart claims `o` or the deadline passes. On timeout, withdraw the offer
