@@ -7,8 +7,11 @@
 //     than its own, so a run that timed out never confuses the next one.
 //   - The coroutine only runs user code after a `go` whose window (permit_until) is still
 //     open, or between checkpoints that it has not reached yet.
-//   - `done` is stored (release) after the result or the exception is stored; readers load
-//     it with acquire.
+//   - `state` is the outcome, one word so that kill() and the body's completion cannot both
+//     win: running -> completed (the coroutine's thread, once the result or the exception is
+//     stored; release) or -> killed (kill(), from any state). The result and the exception
+//     are read only after an acquire load sees completed; once killed they are never read,
+//     since the unwinding body may still be writing them.
 #include <atomic>
 #include <thread>
 
@@ -24,7 +27,7 @@ std::int64_t now_ns() { return std::chrono::steady_clock::now().time_since_epoch
 // The handshake's own channel operations go to the channel core directly: the public calls
 // would run the coroutine hook (after_blocking) and suspend recursively.
 void post(channel<std::uint64_t>& c, std::uint64_t v) {
-  core_of(c)->send(source<std::uint64_t>::copying(v), deadline::never());
+  core_of(c)->send(source<std::uint64_t>::moving(v), deadline::never());
 }
 std::optional<std::uint64_t> take(channel<std::uint64_t>& c) {
   std::optional<std::uint64_t> out;
@@ -36,10 +39,10 @@ std::optional<std::uint64_t> take(channel<std::uint64_t>& c) {
 struct coro_core::impl {
   channel<std::uint64_t> go{unbounded};
   channel<std::uint64_t> back{unbounded};
+  enum outcome : int { running, completed, killed };
   std::atomic<std::int64_t> permit_until{0};  // steady_clock ns; ordered by the go channel
-  std::atomic<bool> done{false};
-  std::atomic<bool> killed{false};
-  std::exception_ptr error;  // written before done (release)
+  std::atomic<int> state{running};            // an outcome; see Invariants
+  std::exception_ptr error;  // written before state becomes completed (release)
   bool error_reported = false;  // run() side only
   std::uint64_t round = 0;       // run() side only
   std::uint64_t coro_round = 0;  // coroutine side only
@@ -50,10 +53,21 @@ struct coro_core::impl {
     do {
       post(back, coro_round);
       auto r = take(go);
-      if (!r || killed.load()) return false;
+      if (!r || was_killed()) return false;
       coro_round = *r;
     } while (now_ns() >= permit_until.load());
     return true;
+  }
+
+  bool was_killed() const noexcept { return state.load() == killed; }
+
+  // Coroutine side, when the body has returned or thrown: publish the outcome, unless kill()
+  // came first (then the result and the exception are discarded).
+  void complete() noexcept {
+    int expected = running;
+    // Release pairs with the acquire loads in done() and completed(): the result and `error`
+    // were written before. Relaxed on failure: nothing is published then.
+    state.compare_exchange_strong(expected, completed, std::memory_order_release, std::memory_order_relaxed);
   }
 };
 
@@ -69,7 +83,7 @@ std::shared_ptr<coro_core> coro_core::start(std::function<void(coroutine_control
     current = &s;
     in_coroutine = true;
     auto first = take(s.go);  // wait for the first run()
-    if (first && !s.killed.load()) {
+    if (first && !s.was_killed()) {
       s.coro_round = *first;
       bool runnable = now_ns() < s.permit_until.load() || s.suspend();
       if (runnable) {
@@ -82,7 +96,7 @@ std::shared_ptr<coro_core> coro_core::start(std::function<void(coroutine_control
         }
       }
     }
-    s.done.store(true, std::memory_order_release);  // pairs with the acquire in done()
+    s.complete();
     post(s.back, s.coro_round);
     in_coroutine = false;
     current = nullptr;
@@ -91,7 +105,11 @@ std::shared_ptr<coro_core> coro_core::start(std::function<void(coroutine_control
 }
 
 bool coro_core::done() const noexcept {
-  return p->killed.load() || p->done.load(std::memory_order_acquire);  // pairs with the release store
+  return p->state.load(std::memory_order_acquire) != impl::running;  // pairs with complete()'s CAS
+}
+
+bool coro_core::completed() const noexcept {
+  return p->state.load(std::memory_order_acquire) == impl::completed;  // pairs with complete()'s CAS
 }
 
 bool coro_core::run_until(const deadline& d) {
@@ -113,7 +131,9 @@ bool coro_core::run_until(const deadline& d) {
       if (*got == r) break;      // it suspended, or finished, in this round
     }
   }
-  if (!done()) return false;
+  const int outcome = s.state.load(std::memory_order_acquire);  // pairs with complete()'s CAS
+  if (outcome == impl::running) return false;
+  if (outcome == impl::killed) return true;  // never read `error`: the body may be unwinding
   if (s.error && !s.error_reported) {
     s.error_reported = true;
     std::rethrow_exception(s.error);
@@ -130,13 +150,13 @@ bool coro_core::run_polling(const std::function<bool()>& stop) {
 }
 
 void coro_core::kill() {
-  p->killed.store(true);
+  p->state.store(impl::killed);  // overrides completed too: result() is empty from now on
   p->go.close();  // wakes a suspended coroutine; it unwinds at its checkpoint
 }
 
 void coro_core::checkpoint(bool from_channel_op) {
   impl& s = *p;
-  if (s.killed.load()) {
+  if (s.was_killed()) {
     if (from_channel_op) return;  // never lose a value an operation just moved: unwind later
     throw killed_signal{};
   }

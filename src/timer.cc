@@ -9,6 +9,9 @@
 //     at its next due time.
 //   - A fire never blocks: try_send into a capacity-1 channel (a full tick channel drops the
 //     tick; an after channel is fired once).
+//   - Due times saturate: one past what steady_clock can represent is never, and a timer
+//     that is due never is not put on the heap at all (nor back on it after a tick).
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -24,6 +27,12 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using tp_chan = internal::chan<clock::time_point>;
+
+// t + d for d >= 0, or time_point::max() (never) when that does not fit in the clock.
+clock::time_point later(clock::time_point t, std::chrono::nanoseconds d) noexcept {
+  if (d >= clock::time_point::max() - t) return clock::time_point::max();
+  return t + d;
+}
 
 struct timer {
   clock::time_point due;
@@ -76,10 +85,10 @@ class timer_service {
       std::shared_ptr<tp_chan> ch = t.target.lock();
       if (!ch) continue;
       clock::time_point v = t.due;
-      ch->send(internal::source<clock::time_point>::copying(v), internal::deadline::now());
+      ch->send(internal::source<clock::time_point>::moving(v), internal::deadline::now());
       if (t.period.count() > 0) {
-        while (t.due <= now) t.due += t.period;  // skip ticks we are late for (as Go does)
-        heap.push(std::move(t));
+        while (t.due <= now) t.due = later(t.due, t.period);  // skip ticks we are late for (as Go does)
+        if (t.due != clock::time_point::max()) heap.push(std::move(t));
       }
     }
   }
@@ -90,7 +99,8 @@ class timer_service {
 
 timer_channel make(std::chrono::nanoseconds delay, std::chrono::nanoseconds period) {
   timer_channel ch(1, overflow::drop_newest);
-  auto due = clock::now() + (delay.count() > 0 ? delay : std::chrono::nanoseconds::zero());
+  clock::time_point due = later(clock::now(), std::max(delay, std::chrono::nanoseconds::zero()));
+  if (due == clock::time_point::max()) return ch;  // never fires: nothing to schedule
   timer_service::get().add(timer{due, period, internal::channel_access::share(ch)});
   return ch;
 }

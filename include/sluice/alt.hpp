@@ -281,11 +281,8 @@ otherwise_clause<std::decay_t<F>> otherwise(F&& handler) {
 
 template <class Rep, class Period, class F>
 otherwise_clause<std::decay_t<F>> otherwise(std::chrono::duration<Rep, Period> timeout, F&& handler) {
-  auto ns = timeout <= timeout.zero() ? std::chrono::nanoseconds::zero()
-            : timeout >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(std::chrono::hours(24 * 365 * 100))
-                ? std::chrono::nanoseconds(std::chrono::hours(24 * 365 * 100))
-                : std::chrono::duration_cast<std::chrono::nanoseconds>(timeout);
-  return otherwise_clause<std::decay_t<F>>(std::forward<F>(handler), ns);
+  // Saturating: a timeout too long for the clock is "never" (nanoseconds::max()).
+  return otherwise_clause<std::decay_t<F>>(std::forward<F>(handler), internal::saturating_ns(timeout));
 }
 
 namespace internal {

@@ -10,6 +10,8 @@
 //
 // run(budget), run_until(deadline) and run(channel) let the coroutine execute during the
 // call only, and return true once it has completed (false when the budget ran out first).
+// A budget or deadline too far off to represent (hours::max(), 300 years, a time_point near
+// its max) means no budget: run until completion.
 // run(ch) returns when a receive on ch would not block (ch is polled every millisecond).
 //
 // What suspension can and cannot interrupt: C++ has no safe preemption, so a budget is
@@ -22,8 +24,12 @@
 // The coroutine runs on a thread of its own that it holds from construction to completion
 // (or kill), parked whenever it is not allowed to run; the body may block on channels.
 // kill() ends it at its next checkpoint (unwinding its stack with an internal exception);
-// done() is true at once. An exception from the body is rethrown by the run() that sees the
-// coroutine finish. result() is the returned value once done (empty if killed or thrown).
+// done() is true at once. From then on result() is empty (even if the body had completed)
+// and run() returns true without rethrowing: whatever the body, still running on to its next
+// checkpoint, returns or throws is discarded, never read. An exception from the body is
+// rethrown by the run() that sees the coroutine finish. result() is the returned value once
+// done (empty if killed or thrown). Destroying or move-assigning over a coroutine that is
+// not done kills it, so its thread always ends.
 //
 // coroutine<void> works too: its result() is a std::optional<std::monostate>.
 //
@@ -69,7 +75,8 @@ struct coro_core {
   bool run_until(const deadline& d);  // true once done; rethrows the body's exception
   bool run_polling(const std::function<bool()>& stop);  // run in 1 ms slices until done or stop()
   void kill();
-  bool done() const noexcept;
+  bool done() const noexcept;       // completed, threw, or killed
+  bool completed() const noexcept;  // returned or threw, not killed: its result is readable
   void checkpoint(bool from_channel_op);
   void enable_suspend(bool on) noexcept;
 
@@ -102,10 +109,16 @@ class coroutine {
   coroutine(const coroutine&) = delete;
   coroutine& operator=(const coroutine&) = delete;
   coroutine(coroutine&&) noexcept = default;
-  coroutine& operator=(coroutine&&) noexcept = default;
-  ~coroutine() {
-    if (core_ && !core_->done()) core_->kill();
+  // Kills and reclaims the coroutine overwritten, as the destructor does.
+  coroutine& operator=(coroutine&& o) noexcept {
+    if (this != &o) {
+      reclaim();
+      result_ = std::move(o.result_);
+      core_ = std::move(o.core_);
+    }
+    return *this;
   }
+  ~coroutine() { reclaim(); }
 
   // Let the coroutine run for `budget`; true once it has completed.
   template <class Rep, class Period>
@@ -124,11 +137,18 @@ class coroutine {
     return core_->run_polling([c] { return c->hint(false); });
   }
 
-  std::optional<stored> result() const { return done() ? *result_ : std::nullopt; }
+  // The returned value once completed; empty while running, after a throw, and after kill().
+  std::optional<stored> result() const { return core_->completed() ? *result_ : std::nullopt; }
   void kill() { core_->kill(); }
   bool done() const noexcept { return core_->done(); }
 
  private:
+  // A coroutine not yet done is killed, so that its thread unwinds and ends instead of
+  // staying parked for good.
+  void reclaim() noexcept {
+    if (core_ && !core_->done()) core_->kill();
+  }
+
   std::shared_ptr<std::optional<stored>> result_;
   std::shared_ptr<internal::coro_core> core_;
 };

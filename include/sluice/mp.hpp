@@ -26,9 +26,10 @@
 // port_async runs a body on its own thread with a mailbox for selective receive
 // (Coro::MP): get() takes the next message, get(tag, timeout) the next with that tag (found
 // through a per-tag index, without scanning the rest), get_cond(pred, timeout) the first that
-// matches; everything passed over stays queued in order. The body returning kills the port
-// normally; throwing kills it with ["die", what()]. If the port is killed from outside, the
-// mailbox's waiting calls throw sluice::mp::port_killed.
+// matches; everything passed over stays queued in order. A timeout too long to represent
+// (nanoseconds::max(), hours::max(), 300 years) waits without limit. The body returning
+// kills the port normally; throwing kills it with ["die", what()]. If the port is killed
+// from outside, the mailbox's waiting calls throw sluice::mp::port_killed.
 //
 // Names: node ids and port ids are printable ("NODE#ID") and cross the network as strings in
 // a later release; spawn takes a node id, which today must be node_id().
@@ -47,6 +48,8 @@
 #include <string_view>
 
 #include <nlohmann/json.hpp>
+
+#include "sluice/internal/deadline.hpp"
 
 namespace sluice::mp {
 
@@ -152,6 +155,16 @@ class mailbox {
   message get();  // next message in arrival order (blocks)
   std::optional<message> get(std::string_view tag, std::chrono::nanoseconds timeout);  // next with this tag
   std::optional<message> get_cond(std::function<bool(const message&)> pred, std::chrono::nanoseconds timeout);
+  // Any other duration type converts saturating: too long to represent means no timeout.
+  template <class Rep, class Period>
+  std::optional<message> get(std::string_view tag, std::chrono::duration<Rep, Period> timeout) {
+    return get(tag, sluice::internal::saturating_ns(timeout));
+  }
+  template <class Rep, class Period>
+  std::optional<message> get_cond(std::function<bool(const message&)> pred,
+                                  std::chrono::duration<Rep, Period> timeout) {
+    return get_cond(std::move(pred), sluice::internal::saturating_ns(timeout));
+  }
   std::size_t size() const;  // messages queued now (a snapshot)
 
   explicit mailbox(std::shared_ptr<detail::mailbox_state> s) : s_(std::move(s)) {}

@@ -7,6 +7,8 @@
 //                     falls behind, ticks are dropped rather than queued (as in Go).
 //
 // Both are ordinary channels (usable with recv, recv_for, on_recv in alternations, ...).
+// A delay or period too long to represent (past about 292 years: nanoseconds::max(),
+// hours::max(), 300 years, an infinite double) saturates: that timer never fires.
 // One background thread per process serves every timer; it holds only weak references, so
 // a timer channel nobody holds any more is simply dropped. Thread-safety: any thread.
 #pragma once
@@ -14,6 +16,7 @@
 #include <chrono>
 
 #include "sluice/channel.hpp"
+#include "sluice/internal/deadline.hpp"
 
 namespace sluice {
 
@@ -24,13 +27,13 @@ timer_channel tick_ns(std::chrono::nanoseconds period);
 
 template <class Rep, class Period>
 timer_channel after(std::chrono::duration<Rep, Period> d) {
-  return after_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+  return after_ns(internal::saturating_ns(d));
 }
 
 // Throws std::invalid_argument when period is not positive.
 template <class Rep, class Period>
 timer_channel tick(std::chrono::duration<Rep, Period> period) {
-  return tick_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(period));
+  return tick_ns(internal::saturating_ns(period));
 }
 
 }  // namespace sluice

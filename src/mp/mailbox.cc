@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "runtime.hpp"
+#include "sluice/internal/deadline.hpp"
 
 namespace sluice::mp {
 namespace detail {
@@ -76,6 +77,13 @@ std::size_t mailbox_state::size_hint() const {
 
 namespace {
 
+// The time point `timeout` from now, saturating: a timeout too long to represent gives
+// time_point::max(), which recv_until takes as never (and one not positive a time point
+// already past).
+std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) {
+  return sluice::internal::deadline::after(timeout).when();
+}
+
 // Wait for the doorbell until the deadline; false once it has passed.
 bool wait(detail::mailbox_state& mb, std::chrono::steady_clock::time_point deadline) {
   auto r = mb.doorbell.recv_until(deadline);
@@ -96,7 +104,7 @@ message mailbox::get() {
 }
 
 std::optional<message> mailbox::get(std::string_view tag, std::chrono::nanoseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = deadline_after(timeout);
   std::string key(tag);
   for (;;) {
     {
@@ -115,7 +123,7 @@ std::optional<message> mailbox::get(std::string_view tag, std::chrono::nanosecon
 }
 
 std::optional<message> mailbox::get_cond(std::function<bool(const message&)> pred, std::chrono::nanoseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = deadline_after(timeout);
   std::uint64_t seen = 0;  // messages before this sequence number were already rejected
   for (bool last = false;; ) {
     {
