@@ -1,0 +1,263 @@
+// Issue 9, point 2: close() on a rendezvous channel racing an alternation's send offer.
+//
+// Once close() has returned, no operation on that channel delivers a value through it, and
+// no alternation clause on it reports ok. Before the fix an alternation whose first pass saw
+// the channel open could publish its send offer after close() had run; a receive claimed
+// offers before it looked at the closed flag, so a thread that called close() and then
+// try_recv() (or recv()) got the value, and the alternation reported {send clause, ok} on a
+// closed channel.
+#include <sluice/alt.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+#endif
+
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using sluice::channel;
+using sluice::status;
+
+namespace {
+
+// --- A watchdog: a hung test ends the run with its name instead of stalling CI.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr std::chrono::seconds watchdog_limit{120};
+#else
+constexpr std::chrono::seconds watchdog_limit{30};
+#endif
+
+class watchdog {
+ public:
+  watchdog() : name_(current_test()), thread_([this] { watch(); }) {}
+  ~watchdog() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  static std::string current_test() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    return info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
+  }
+  void watch() {
+    std::unique_lock<std::mutex> l(m_);
+    if (!cv_.wait_for(l, watchdog_limit, [this] { return done_; })) {
+      std::fprintf(stderr, "\nWATCHDOG: %s hung (still running after %llds)\n", name_.c_str(),
+                   static_cast<long long>(watchdog_limit.count()));
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+  }
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::string name_;
+  std::thread thread_;
+};
+
+// --- Two hot threads on two cores. A race between two threads can only happen while both
+// run at once; on a busy 2-core machine the scheduler often keeps them on one core. So the
+// race tests put the main thread and the worker on two different CPUs of those this process
+// may use (Linux; elsewhere, or with a single CPU, nothing is pinned). The main thread gets
+// its old CPU set back at the end of the test.
+std::vector<int> usable_cpus() {
+  std::vector<int> cpus;
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+#endif
+  return cpus;
+}
+
+// Pin the calling thread to `cpu` (no-op for -1).
+void pin_to(int cpu) {
+#if defined(__linux__)
+  if (cpu < 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+#else
+  (void)cpu;
+#endif
+}
+
+class two_cpus {
+ public:
+  two_cpus() {
+#if defined(__linux__)
+    std::vector<int> cpus = usable_cpus();
+    if (cpus.size() < 2) return;
+    saved_ = sched_getaffinity(0, sizeof old_, &old_) == 0;
+    // Spread concurrent test processes over the CPUs: start at one chosen by the process id.
+    const std::size_t first = static_cast<std::size_t>(getpid()) % cpus.size();
+    main_cpu_ = cpus[first];
+    worker_cpu_ = cpus[(first + 1) % cpus.size()];
+    pin_to(main_cpu_);
+#endif
+  }
+  ~two_cpus() {
+#if defined(__linux__)
+    if (saved_) (void)pthread_setaffinity_np(pthread_self(), sizeof old_, &old_);
+#endif
+  }
+  two_cpus(const two_cpus&) = delete;
+  two_cpus& operator=(const two_cpus&) = delete;
+  // For the worker thread to call first.
+  void pin_worker() const { pin_to(worker_cpu_); }
+
+ private:
+  int main_cpu_ = -1, worker_cpu_ = -1;
+#if defined(__linux__)
+  cpu_set_t old_;
+  bool saved_ = false;
+#endif
+};
+
+[[noreturn]] void die(const std::string& why) {
+  std::fprintf(stderr, "\nFATAL: %s\n", why.c_str());
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+// A short busy wait of `n` steps, to move main's close() across the alternation's window.
+void jitter(unsigned n) {
+  for (unsigned i = 0; i < n; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+#endif
+  }
+}
+
+// Issue 9, point 2. A hot thread runs, once per round, a blocking alternation with a send
+// clause on a fresh rendezvous channel c and receive clauses on channels nobody sends on;
+// the main thread closes c just after the round starts, then keeps calling try_recv() until
+// the alternation has returned, then recv(). None may get a value, and the alternation must
+// report {send clause, closed}. Forms: pri_alt with eight idle receive clauses before the
+// send (they widen the window between the alternation's first look at c and its offer on
+// c), fair_alt over the same nine, and the plain pri_alt/fair_alt(on_send(c), on_recv(idle)).
+// The two threads run on two CPUs where they can (the window is a few instructions wide).
+// Before: typically 5 to 50 rounds in 60000 delivered the value after close (try_recv
+// returned ok) and the alternation reported {send clause, ok}.
+TEST(RendezvousClose, NoValueDeliveredAndNoSendReportedOkAfterClose) {
+  watchdog wd;
+  const long rounds = sluice_test::scaled(20000);
+  channel<int> idle[8];  // nobody ever sends on these
+  channel<int>* cur = nullptr;
+  std::atomic<long> round{0};     // main -> worker: round r's channel is *cur (release)
+  std::atomic<long> finished{0};  // worker -> main: round r's alternation returned (release)
+  std::atomic<bool> stop{false};
+  sluice::alt_result result{};
+  std::size_t send_index = 0;
+  bool handler_ran = false;
+
+  two_cpus cpus;
+  std::thread worker([&] {
+    cpus.pin_worker();
+    for (long r = 1;; ++r) {
+      for (unsigned spins = 0; round.load(std::memory_order_acquire) != r; ++spins) {  // pairs with main's release
+        if (stop.load(std::memory_order_relaxed)) return;
+        if (spins >= 200) std::this_thread::yield();
+      }
+      channel<int> c = *cur;
+      int v = static_cast<int>(r);
+      bool sent = false;
+      auto on_sent = [&] { sent = true; };
+      auto on_idle = [](int) {};
+      using sluice::on_recv;
+      using sluice::on_send;
+      switch (r % 4) {
+        case 0:
+        case 2:
+          send_index = 8;
+          result = sluice::pri_alt(on_recv(idle[0], on_idle), on_recv(idle[1], on_idle), on_recv(idle[2], on_idle),
+                                   on_recv(idle[3], on_idle), on_recv(idle[4], on_idle), on_recv(idle[5], on_idle),
+                                   on_recv(idle[6], on_idle), on_recv(idle[7], on_idle), on_send(c, v, on_sent));
+          break;
+        case 1:
+          send_index = 0;
+          result = sluice::fair_alt(on_send(c, v, on_sent), on_recv(idle[0], on_idle), on_recv(idle[1], on_idle),
+                                    on_recv(idle[2], on_idle), on_recv(idle[3], on_idle), on_recv(idle[4], on_idle),
+                                    on_recv(idle[5], on_idle), on_recv(idle[6], on_idle), on_recv(idle[7], on_idle));
+          break;
+        default:
+          send_index = 0;
+          result = r % 8 == 3 ? sluice::pri_alt(on_send(c, v, on_sent), on_recv(idle[0], on_idle))
+                              : sluice::fair_alt(on_send(c, v, on_sent), on_recv(idle[0], on_idle));
+      }
+      handler_ran = sent;
+      finished.store(r, std::memory_order_release);  // pairs with main's acquire
+    }
+  });
+
+  long delivered_after_close = 0, reported_ok = 0, other_result = 0, done_rounds = 0;
+  std::string first_bad;
+  const auto t_end = std::chrono::steady_clock::now() + 15s;
+  for (long r = 1; r <= rounds && std::chrono::steady_clock::now() < t_end; ++r) {
+    channel<int> c;
+    cur = &c;
+    round.store(r, std::memory_order_release);  // pairs with the worker's acquire
+    jitter(static_cast<unsigned>((r * 7) % 64) * 2);
+    c.close();
+    // From here on nothing may come out of c, however often we ask.
+    long got = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (unsigned n = 0; finished.load(std::memory_order_acquire) != r; ++n) {  // pairs with the worker's release
+      if (c.try_recv()) ++got;
+      if (n >= 4096) std::this_thread::yield();
+      if ((n & 1023) == 0 && std::chrono::steady_clock::now() - t0 > 5s) {
+        die("round " + std::to_string(r) + ": the alternation did not return within 5 s of close()");
+      }
+    }
+    if (c.try_recv()) ++got;
+    if (c.recv()) ++got;
+    delivered_after_close += got;
+    const bool right = result.index == send_index && result.status == status::closed && !handler_ran;
+    if (result.index == send_index && result.status == status::ok) {
+      ++reported_ok;
+    } else if (!right) {
+      ++other_result;
+    }
+    if (first_bad.empty() && (got != 0 || !right)) {
+      first_bad = "round " + std::to_string(r) + ": " + std::to_string(got) + " value(s) received after close; " +
+                  "alternation returned {" + std::to_string(result.index) + ", " +
+                  sluice::to_string(result.status) + "}, send clause " + std::to_string(send_index) +
+                  (handler_ran ? ", send handler ran" : "");
+    }
+    ++done_rounds;
+  }
+  stop.store(true);
+  worker.join();
+  EXPECT_EQ(delivered_after_close, 0) << first_bad;
+  EXPECT_EQ(reported_ok, 0) << "alternations that reported {send, ok} on a closed channel; " << first_bad;
+  EXPECT_EQ(other_result, 0) << first_bad;
+  EXPECT_GE(done_rounds, std::min(rounds, 1000L)) << "too few rounds ran in the time allowed";
+  std::printf("[ info ] %ld rounds\n", done_rounds);
+}
+
+}  // namespace
