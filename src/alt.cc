@@ -80,6 +80,7 @@ alt_pick settle(clause_ref* refs, const std::uint32_t* order, std::size_t n) {
     for (std::size_t k = 0; k < n; ++k) {
       if (attempt(refs[order[k]], before, false, s)) return {order[k], s};
     }
+    if (n == 1) return {none, status::timeout};  // one look is a moment already
     for (std::size_t k = 0; k < n; ++k) {
       if (attempt(refs[order[k]], after, true, s)) return {order[k], s};
     }
