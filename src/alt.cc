@@ -185,7 +185,12 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
       status s = c.vt->try_now(c.obj);  // buffered: the claim invites us to retry clause i
       if (performed(s)) return {i, s};
     } else if (saw_ready) {
-      contention.spin();  // another alternation may be backing off from us: let it
+      // Another alternation may be backing off from us (each saw the other ready): let it.
+      // A random extra wait breaks the symmetry; with the same deterministic backoff two
+      // alternations {send c, recv c} could abort each other forever (a fair cycle spin -l
+      // finds in tests/model/claim.pml's SELF configuration).
+      contention.spin();
+      for (std::uint64_t i = fast_random() >> 58; i > 0; --i) spin_pause();
     }
     // Round again: phase 1 takes whatever is ready, or reports the timeout.
   }
