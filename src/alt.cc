@@ -190,7 +190,7 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
       // alternations {send c, recv c} could abort each other forever (a fair cycle spin -l
       // finds in tests/model/claim.pml's SELF configuration).
       contention.spin();
-      for (std::uint64_t i = fast_random() >> 58; i > 0; --i) spin_pause();
+      for (std::uint64_t i = fast_random() >> 61; i > 0; --i) spin_pause();  // 0-7 pauses
     }
     // Round again: phase 1 takes whatever is ready, or reports the timeout.
   }

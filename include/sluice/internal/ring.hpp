@@ -70,11 +70,70 @@ class ring {
   }
 
   // ok, full, or closed. `src` is taken only on ok.
-  status try_push(const source<T>& src) { return push(src, nullptr); }
+  status try_push(const source<T>& src) {
+    backoff b;
+    std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
+    for (;;) {
+      if (tail & mark_bit_) return status::closed;
+      slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
+      // Acquire pairs with the release stamp store in try_pop: the slot's old value is gone.
+      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
+      if (stamp == tail) {
+        // seq_cst: the full/empty checks fence against this CAS. Relaxed on failure: we only
+        // retry with the fresh value.
+        if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          write(s, tail, src);
+          return status::ok;
+        }
+        b.spin();
+      } else if (stamp + one_lap_ == tail + 1) {
+        // The slot still holds the value from one lap ago: full, unless head moved on.
+        // seq_cst (a plain load on x86): ordered against try_pop's seq_cst CAS on head, so
+        // "full" is linearized at this load.
+        std::uint64_t head = head_.load(std::memory_order_seq_cst);
+        if (head + one_lap_ == tail) return status::full;
+        // A receiver took this slot's item and is still moving it out. The only receive in
+        // flight: it has not completed, so the ring is full until it does.
+        if (head + one_lap_ == next(tail)) return status::full;
+        b.snooze();  // more are in flight: wait for it (yield soon: it may be preempted)
+        tail = tail_.load(std::memory_order_relaxed);
+      } else {
+        // Another sender reserved this position but has not written yet, or we are stale.
+        b.snooze();
+        tail = tail_.load(std::memory_order_relaxed);
+      }
+    }
+  }
 
   // drop_oldest: ok or closed. A full ring makes room by evicting its oldest item, moved into
   // `evicted`, only while it is still full (see Invariants). `src` is taken only on ok.
-  status force_push(const source<T>& src, std::optional<T>& evicted) { return push(src, &evicted); }
+  status force_push(const source<T>& src, std::optional<T>& evicted) {
+    backoff b;
+    std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CASes
+    for (;;) {
+      if (tail & mark_bit_) return status::closed;
+      slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
+      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);  // as in try_push
+      std::uint64_t head = 0;
+      bool full = false;
+      if (stamp + one_lap_ == tail + 1) {
+        head = head_.load(std::memory_order_seq_cst);  // as in try_push
+        full = head + one_lap_ == tail;
+      }
+      if (stamp == tail || full) {
+        // Reserve the position, free or full. seq_cst as in try_push; relaxed on failure.
+        if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          if (full) make_room(s, head, tail, evicted);
+          write(s, tail, src);
+          return status::ok;
+        }
+        b.spin();
+      } else {
+        b.snooze();  // a receive or a send in flight on this slot: wait for it
+        tail = tail_.load(std::memory_order_relaxed);
+      }
+    }
+  }
 
   // ok, empty, or closed (closed and drained). `out` is set only on ok.
   status try_pop(std::optional<T>& out) {
@@ -189,56 +248,16 @@ class ring {
     return index + 1 < cap_ ? pos + 1 : (pos & ~(one_lap_ - 1)) + one_lap_;
   }
 
-  // try_push (evicted == nullptr) and force_push.
-  status push(const source<T>& src, std::optional<T>* evicted) {
-    backoff b;
-    std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
-    for (;;) {
-      if (tail & mark_bit_) return status::closed;
-      slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
-      // Acquire pairs with the release stamp store in try_pop: the slot's old value is gone.
-      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
-      if (stamp == tail) {
-        // seq_cst: the full/empty checks fence against this CAS. Relaxed on failure: we only
-        // retry with the fresh value (likewise below).
-        if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {
-          ::new (s.storage) T(src.take());
-          s.stamp.store(tail + 1, std::memory_order_release);  // pairs with try_pop's acquire
-          return status::ok;
-        }
-        b.spin();
-      } else if (stamp + one_lap_ == tail + 1) {
-        // The slot still holds the value from one lap ago: full, unless head moved on.
-        // seq_cst (a plain load on x86): ordered against try_pop's seq_cst CAS on head, so
-        // "full" is linearized at this load.
-        std::uint64_t head = head_.load(std::memory_order_seq_cst);
-        if (head + one_lap_ == tail) {
-          if (evicted == nullptr) return status::full;
-          if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {
-            evict_and_write(s, head, tail, src, *evicted);
-            return status::ok;
-          }
-          b.spin();
-          continue;
-        }
-        // A receiver took this slot's item and is still moving it out. The only receive in
-        // flight: it has not completed, so the ring is full until it does.
-        if (evicted == nullptr && head + one_lap_ == next(tail)) return status::full;
-        b.snooze();  // wait for it (yield soon: it may be preempted)
-        tail = tail_.load(std::memory_order_relaxed);
-      } else {
-        // Another sender reserved this position but has not written yet, or we are stale.
-        b.snooze();
-        tail = tail_.load(std::memory_order_relaxed);
-      }
-    }
+  // Construct the value at a reserved position and publish it.
+  void write(slot& s, std::uint64_t tail, const source<T>& src) noexcept {
+    ::new (s.storage) T(src.take());
+    s.stamp.store(tail + 1, std::memory_order_release);  // pairs with try_pop's acquire
   }
 
-  // force_push on a full ring, after reserving position `tail`, whose slot `s` still holds
+  // force_push after reserving position `tail` of a full ring, whose slot `s` still holds
   // the item at position `head` (tail - one lap): evict that item if it is still the oldest
   // (the ring still full), else wait for the receiver that took it to release the slot.
-  void evict_and_write(slot& s, std::uint64_t head, std::uint64_t tail, const source<T>& src,
-                       std::optional<T>& evicted) noexcept {
+  void make_room(slot& s, std::uint64_t head, std::uint64_t tail, std::optional<T>& evicted) noexcept {
     // seq_cst like try_pop's CAS on head; relaxed on failure: we do not use the value.
     if (head_.compare_exchange_strong(head, next(head), std::memory_order_seq_cst, std::memory_order_relaxed)) {
       T* v = s.value();
@@ -249,8 +268,6 @@ class ring {
       // Acquire pairs with try_pop's release stamp store: the old value is gone.
       while (s.stamp.load(std::memory_order_acquire) != tail) b.snooze();
     }
-    ::new (s.storage) T(src.take());
-    s.stamp.store(tail + 1, std::memory_order_release);  // pairs with try_pop's acquire
   }
 
   const std::size_t cap_;
