@@ -113,7 +113,10 @@ class send_core {
   void own() {
     if (!owned_ && !copy_) owned_.emplace(std::move(*ptr_));
   }
-  bool copies() const noexcept { return copy_; }
+  // A copy that cannot throw is made where the value is offered (current); one that can is
+  // made before each round of a dynamic alternation (refresh), never once it has started.
+  static constexpr bool nothrow_copy = std::is_nothrow_copy_constructible_v<T>;
+  bool needs_refresh() const noexcept { return copy_ && !nothrow_copy; }
   // A borrowed lvalue: copy its current value in (before a round; strong guarantee).
   void refresh() {
     if constexpr (std::is_copy_constructible_v<T>) {
@@ -124,6 +127,12 @@ class send_core {
     }
   }
   source<T>& current() {
+    if constexpr (nothrow_copy) {
+      if (copy_) {
+        owned_.reset();
+        owned_.emplace(*ptr_);  // cannot throw
+      }
+    }
     src_.emplace(source<T>::moving(owned_ ? *owned_ : *ptr_));
     return *src_;
   }
@@ -185,7 +194,7 @@ class recv_clause : private internal::recv_core<T>, public internal::guarded<rec
 
   void* erased() noexcept { return static_cast<base*>(this); }
   void own() {}  // nothing borrowed but the channel handle (alternation keeps a copy)
-  bool copies() const noexcept { return false; }
+  bool needs_refresh() const noexcept { return false; }
   void refresh() {}
 
   static void fire(void* c, status s) {
@@ -372,14 +381,14 @@ class alternation {
         room_for_one(refs_);
         room_for_one(offers_);
         room_for_one(order_);
-        if (h->clause.copies()) room_for_one(copies_);
+        if (h->clause.needs_refresh()) room_for_one(copies_);
       }
       // Nothing below throws: every vector has room.
       if (enabled) {
         refs_.push_back(internal::clause_ref{h->clause.erased(), &Cl::vtable, count_});
         offers_.emplace_back();
         order_.push_back(0);
-        if (h->clause.copies()) copies_.push_back(h.get());
+        if (h->clause.needs_refresh()) copies_.push_back(h.get());
       }
       clauses_.push_back(std::move(h));
     }
@@ -445,7 +454,7 @@ class alternation {
   std::vector<internal::clause_ref> refs_;
   std::vector<internal::offer> offers_;
   std::vector<std::uint32_t> order_;
-  std::vector<holder_base*> copies_;  // clauses that send a borrowed lvalue
+  std::vector<holder_base*> copies_;  // clauses that send a borrowed lvalue whose copy may throw
   std::unique_ptr<other_base> otherwise_;
   std::size_t otherwise_index_ = npos;
   std::size_t count_ = 0;
