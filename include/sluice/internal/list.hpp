@@ -18,6 +18,10 @@
 //     which costs the sender a locked RMW per message. The flags are bytes, apart from the
 //     values, so a block of 8-byte values is 320 bytes rather than 504: a third fewer pages
 //     to fault in and lines to move.
+//   - A receiver touches a block only after its CAS on the head index reserved a slot in it
+//     (until then the block may be freed under it). So, unlike the ring, try_pop cannot
+//     look at an unreserved slot's written flag: when the only item is still being written,
+//     it reserves it and waits for the sender's (noexcept) move, spinning, then yielding.
 //   - pushed_ is only a hint for pollers (pop_hint): some tail value a sender produced, so
 //     never ahead of the tail; decisions (try_pop, can_pop) read the real indices.
 //   - A block is freed exactly once: by the receiver of its last slot, unless some receiver
@@ -219,14 +223,6 @@ class list {
         // linearized at this load.
         std::uint64_t tail = tail_.index.load(std::memory_order_seq_cst);
         if ((head >> shift) == (tail >> shift)) return (tail & mark_bit) ? status::closed : status::empty;
-        // One position reserved past head (or two, skipping a block's end index) and its value
-        // not written yet: the only send in flight has not completed, so the list is empty
-        // until it does (a try_recv does not wait for it).
-        std::uint64_t ahead = (tail >> shift) - (head >> shift);
-        if ((ahead == 1 || (ahead == 2 && offset + 1 == block_cap)) &&
-            (b == nullptr || b->written[offset].load(std::memory_order_acquire) == 0)) {  // pairs with try_push's release store
-          return status::empty;
-        }
         // Head and tail in different blocks: remember that a next block exists.
         if ((head >> shift) / lap != (tail >> shift) / lap) next |= mark_bit;
       }
