@@ -16,16 +16,14 @@
 #include <atomic>
 #include <chrono>
 #include <concepts>
-#include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "test_guard.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -35,61 +33,9 @@ using sluice::status;
 
 namespace {
 
-// --- A watchdog: a hung test ends the run with its name instead of stalling CI.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr std::chrono::seconds watchdog_limit{120};
-#else
-constexpr std::chrono::seconds watchdog_limit{30};
-#endif
-
-class watchdog {
- public:
-  watchdog() : name_(current_test()), thread_([this] { watch(); }) {}
-  ~watchdog() {
-    {
-      std::lock_guard<std::mutex> g(m_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  static std::string current_test() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    return info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
-  }
-  void watch() {
-    std::unique_lock<std::mutex> l(m_);
-    if (!cv_.wait_for(l, watchdog_limit, [this] { return done_; })) {
-      std::fprintf(stderr, "\nWATCHDOG: %s hung (still running after %llds)\n", name_.c_str(),
-                   static_cast<long long>(watchdog_limit.count()));
-      std::fflush(stderr);
-      std::_Exit(1);
-    }
-  }
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::string name_;
-  std::thread thread_;
-};
-
-[[noreturn]] void die(const std::string& why) {
-  std::fprintf(stderr, "\nFATAL: %s\n", why.c_str());
-  std::fflush(stderr);
-  std::_Exit(1);
-}
-
-void jitter(unsigned n) {
-  for (unsigned i = 0; i < n; ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-#endif
-  }
-}
+using sluice_test::die;
+using sluice_test::jitter;
+using sluice_test::watchdog;
 
 // --- A value that notices its own eviction.
 //

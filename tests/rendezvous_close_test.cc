@@ -12,20 +12,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
-#if defined(__linux__)
-#include <pthread.h>
-#include <sched.h>
-#include <unistd.h>
-#endif
-
+#include "test_guard.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -34,125 +25,10 @@ using sluice::status;
 
 namespace {
 
-// --- A watchdog: a hung test ends the run with its name instead of stalling CI.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr std::chrono::seconds watchdog_limit{120};
-#else
-constexpr std::chrono::seconds watchdog_limit{30};
-#endif
-
-class watchdog {
- public:
-  watchdog() : name_(current_test()), thread_([this] { watch(); }) {}
-  ~watchdog() {
-    {
-      std::lock_guard<std::mutex> g(m_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  static std::string current_test() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    return info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
-  }
-  void watch() {
-    std::unique_lock<std::mutex> l(m_);
-    if (!cv_.wait_for(l, watchdog_limit, [this] { return done_; })) {
-      std::fprintf(stderr, "\nWATCHDOG: %s hung (still running after %llds)\n", name_.c_str(),
-                   static_cast<long long>(watchdog_limit.count()));
-      std::fflush(stderr);
-      std::_Exit(1);
-    }
-  }
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::string name_;
-  std::thread thread_;
-};
-
-// --- Two hot threads on two cores. A race between two threads can only happen while both
-// run at once; on a busy 2-core machine the scheduler often keeps them on one core. So the
-// race tests put the main thread and the worker on two different CPUs of those this process
-// may use (Linux; elsewhere, or with a single CPU, nothing is pinned). The main thread gets
-// its old CPU set back at the end of the test.
-std::vector<int> usable_cpus() {
-  std::vector<int> cpus;
-#if defined(__linux__)
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-    }
-  }
-#endif
-  return cpus;
-}
-
-// Pin the calling thread to `cpu` (no-op for -1).
-void pin_to(int cpu) {
-#if defined(__linux__)
-  if (cpu < 0) return;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
-  (void)pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-#else
-  (void)cpu;
-#endif
-}
-
-class two_cpus {
- public:
-  two_cpus() {
-#if defined(__linux__)
-    std::vector<int> cpus = usable_cpus();
-    if (cpus.size() < 2) return;
-    saved_ = sched_getaffinity(0, sizeof old_, &old_) == 0;
-    // Spread concurrent test processes over the CPUs: start at one chosen by the process id.
-    const std::size_t first = static_cast<std::size_t>(getpid()) % cpus.size();
-    main_cpu_ = cpus[first];
-    worker_cpu_ = cpus[(first + 1) % cpus.size()];
-    pin_to(main_cpu_);
-#endif
-  }
-  ~two_cpus() {
-#if defined(__linux__)
-    if (saved_) (void)pthread_setaffinity_np(pthread_self(), sizeof old_, &old_);
-#endif
-  }
-  two_cpus(const two_cpus&) = delete;
-  two_cpus& operator=(const two_cpus&) = delete;
-  // For the worker thread to call first.
-  void pin_worker() const { pin_to(worker_cpu_); }
-
- private:
-  int main_cpu_ = -1, worker_cpu_ = -1;
-#if defined(__linux__)
-  cpu_set_t old_;
-  bool saved_ = false;
-#endif
-};
-
-[[noreturn]] void die(const std::string& why) {
-  std::fprintf(stderr, "\nFATAL: %s\n", why.c_str());
-  std::fflush(stderr);
-  std::_Exit(1);
-}
-
-// A short busy wait of `n` steps, to move main's close() across the alternation's window.
-void jitter(unsigned n) {
-  for (unsigned i = 0; i < n; ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-#endif
-  }
-}
+using sluice_test::die;
+using sluice_test::jitter;
+using sluice_test::two_cpus;
+using sluice_test::watchdog;
 
 // Issue 9, point 2. A hot thread runs, once per round, a blocking alternation with a send
 // clause on a fresh rendezvous channel c and receive clauses on channels nobody sends on;

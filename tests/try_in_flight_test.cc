@@ -13,14 +13,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <cstdlib>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <type_traits>
 
+#include "test_guard.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -29,65 +26,10 @@ using sluice::status;
 
 namespace {
 
-// --- A watchdog: a hung test ends the run with its name instead of stalling CI.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr std::chrono::seconds watchdog_limit{120};
-#else
-constexpr std::chrono::seconds watchdog_limit{30};
-#endif
-
-class watchdog {
- public:
-  watchdog() : name_(current_test()), thread_([this] { watch(); }) {}
-  ~watchdog() {
-    {
-      std::lock_guard<std::mutex> g(m_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  static std::string current_test() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    return info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
-  }
-  void watch() {
-    std::unique_lock<std::mutex> l(m_);
-    if (!cv_.wait_for(l, watchdog_limit, [this] { return done_; })) {
-      std::fprintf(stderr, "\nWATCHDOG: %s hung (still running after %llds)\n", name_.c_str(),
-                   static_cast<long long>(watchdog_limit.count()));
-      std::fflush(stderr);
-      std::_Exit(1);
-    }
-  }
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::string name_;
-  std::thread thread_;
-};
-
-[[noreturn]] void die(const std::string& why) {
-  std::fprintf(stderr, "\nFATAL: %s\n", why.c_str());
-  std::fflush(stderr);
-  std::_Exit(1);
-}
-
-double ms_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-template <class P>
-bool wait_until(P p, std::chrono::milliseconds limit) {
-  auto t0 = std::chrono::steady_clock::now();
-  while (!p()) {
-    if (std::chrono::steady_clock::now() - t0 > limit) return false;
-    std::this_thread::sleep_for(100us);
-  }
-  return true;
-}
+using sluice_test::die;
+using sluice_test::ms_since;
+using sluice_test::wait_until;
+using sluice_test::watchdog;
 
 // A value whose next move in a thread that armed it (`arm_slow_move`, thread_local) takes
 // 200 ms, with `in_slow_move` set meanwhile. The move is noexcept, as the library requires.
