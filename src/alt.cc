@@ -186,13 +186,14 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
       if (performed(s)) return {i, s};
     } else if (saw_ready) {
       // Another alternation may be backing off from us (each saw the other ready): let it.
-      // On a rendezvous, where "ready" is the other's offer, a random extra wait breaks the
+      // On a rendezvous, where "ready" is the other's offer, a randomized wait breaks the
       // symmetry: with the same deterministic backoff two alternations {send c, recv c}
       // could abort each other forever (a fair cycle spin -l finds in claim.pml's SELF).
-      contention.spin();
       clause_ref& r = refs[order[published - 1]];  // the clause that was ready
       if (r.vt->hands_off(r.obj)) {
-        for (std::uint64_t i = fast_random() >> 61; i > 0; --i) spin_pause();  // 0-7 pauses
+        contention.spin_random(fast_random());
+      } else {
+        contention.spin();
       }
     }
     // Round again: phase 1 takes whatever is ready, or reports the timeout.

@@ -6,6 +6,7 @@
 // may take long is spin.hpp's job (time-calibrated, then park); this is for short retries.
 #pragma once
 
+#include <cstdint>
 #include <thread>
 
 #include "sluice/internal/config.hpp"
@@ -19,6 +20,14 @@ class backoff {
 
   void spin() noexcept {
     for (unsigned i = 0; i < (1u << (step_ < spin_limit ? step_ : spin_limit)); ++i) spin_pause();
+    if (step_ <= spin_limit) ++step_;
+  }
+
+  // As spin(), but a random number of pauses up to the burst spin() would make (`r` random
+  // bits): two threads backing off from each other do not stay in step.
+  void spin_random(std::uint64_t r) noexcept {
+    unsigned burst = 1u << (step_ < spin_limit ? step_ : spin_limit);
+    for (unsigned i = 0, n = static_cast<unsigned>(r >> 32) % burst + 1; i < n; ++i) spin_pause();
     if (step_ <= spin_limit) ++step_;
   }
 
