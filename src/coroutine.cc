@@ -67,7 +67,7 @@ struct coro_core::impl {
     int expected = running;
     // Release pairs with the acquire loads in done() and completed(): the result and `error`
     // were written before. Relaxed on failure: nothing is published then.
-    state.compare_exchange_strong(expected, completed, std::memory_order_release, std::memory_order_relaxed);
+    state.compare_exchange_strong(expected, completed, std::memory_order_release, std::memory_order_relaxed);  // see above
   }
 };
 

@@ -41,7 +41,7 @@ using sluice_test::watchdog;
 bool await_round(const std::atomic<long>& flag, long want, const std::atomic<bool>* stop) {
   auto t0 = std::chrono::steady_clock::now();
   for (unsigned spins = 0; flag.load(std::memory_order_acquire) != want; ++spins) {  // pairs with lockstep's releases
-    if (stop && stop->load(std::memory_order_relaxed)) return false;
+    if (stop && stop->load(std::memory_order_relaxed)) return false;  // a flag/counter: ordered by the rounds' own synchronisation
     if (spins < 256) continue;
     std::this_thread::yield();
     if (!stop && (spins & 1023) == 0 && std::chrono::steady_clock::now() - t0 > 5s) {
@@ -335,7 +335,7 @@ TEST(AltLinearizable, OwnSendThenAltNeverRunsOtherwise) {
     for (int k = 0; k < 2; ++k) {
       background.emplace_back([&, k] {
         slow_moves = true;
-        for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {  // a flag/counter: ordered by the rounds' own synchronisation
           if (c.send(busy_value(k * 1000000000L + i)) != status::ok) die("a background send failed");
           if (!c.recv()) die("a background receive failed");
         }

@@ -68,7 +68,7 @@ struct probe {
   ~probe() {
     if (owns && being_sent >= 0) {
       evictions.fetch_add(1, std::memory_order_relaxed);  // a counter
-      if (v != being_sent - capacity.load(std::memory_order_relaxed)) {
+      if (v != being_sent - capacity.load(std::memory_order_relaxed)) {  // a flag/counter: ordered by the rounds' own synchronisation
         if (wrong_evictions.fetch_add(1, std::memory_order_relaxed) == 0) {  // a counter
           first_wrong_sent.store(being_sent);
           first_wrong_evicted.store(v);
@@ -170,10 +170,10 @@ TEST(DropOldest, SendThatReturnsClosedEvictsNothing) {
   std::thread sender([&] {
     for (long r = 1;; ++r) {
       for (unsigned spins = 0; round.load(std::memory_order_acquire) != r; ++spins) {  // pairs with main's release
-        if (stop.load(std::memory_order_relaxed)) return;
+        if (stop.load(std::memory_order_relaxed)) return;  // a flag/counter: ordered by the rounds' own synchronisation
         if (spins >= 200) std::this_thread::yield();
       }
-      const long cap = cap_now.load(std::memory_order_relaxed);
+      const long cap = cap_now.load(std::memory_order_relaxed);  // a flag/counter: ordered by the rounds' own synchronisation
       long before = probe::evictions.load();
       probe v(cap);  // outlives the send: if it is not sent, it is not destroyed inside it
       slow_eviction = true;
@@ -194,7 +194,7 @@ TEST(DropOldest, SendThatReturnsClosedEvictsNothing) {
   long r = 1;
   for (; r <= rounds && std::chrono::steady_clock::now() < t_end; ++r) {
     const long cap = r % 2 ? 1 : 4;
-    cap_now.store(cap, std::memory_order_relaxed);
+    cap_now.store(cap, std::memory_order_relaxed);  // a flag/counter: ordered by the rounds' own synchronisation
     reset_probe(cap);
     channel<probe> c(static_cast<std::size_t>(cap), overflow::drop_oldest);
     for (long i = 0; i < cap; ++i) ASSERT_EQ(c.try_send(probe(i)), status::ok);

@@ -57,7 +57,7 @@ TEST(RendezvousClose, NoValueDeliveredAndNoSendReportedOkAfterClose) {
     cpus.pin_worker();
     for (long r = 1;; ++r) {
       for (unsigned spins = 0; round.load(std::memory_order_acquire) != r; ++spins) {  // pairs with main's release
-        if (stop.load(std::memory_order_relaxed)) return;
+        if (stop.load(std::memory_order_relaxed)) return;  // a flag/counter: ordered by the rounds' own synchronisation
         if (spins >= 200) std::this_thread::yield();
       }
       channel<int> c = *cur;

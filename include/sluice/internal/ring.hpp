@@ -81,7 +81,7 @@ class ring {
       if (stamp == tail) {
         // seq_cst: the full/empty checks fence against this CAS. Relaxed on failure: we only
         // retry with the fresh value.
-        if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+        if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {  // failure: retry only
           write(s, tail, src);
           return status::ok;
         }
@@ -96,11 +96,11 @@ class ring {
         // flight: it has not completed, so the ring is full until it does.
         if (head + one_lap_ == next(tail)) return status::full;
         b.snooze();  // more are in flight: wait for it (yield soon: it may be preempted)
-        tail = tail_.load(std::memory_order_relaxed);
+        tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
       } else {
         // Another sender reserved this position but has not written yet, or we are stale.
         b.snooze();
-        tail = tail_.load(std::memory_order_relaxed);
+        tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
       }
     }
   }
@@ -122,7 +122,7 @@ class ring {
       }
       if (stamp == tail || full) {
         // Reserve the position, free or full. seq_cst as in try_push; relaxed on failure.
-        if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+        if (tail_.compare_exchange_weak(tail, next(tail), std::memory_order_seq_cst, std::memory_order_relaxed)) {  // failure: retry only
           if (full) make_room(s, head, tail, evicted);
           write(s, tail, src);
           return status::ok;
@@ -130,7 +130,7 @@ class ring {
         b.spin();
       } else {
         b.snooze();  // a receive or a send in flight on this slot: wait for it
-        tail = tail_.load(std::memory_order_relaxed);
+        tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
       }
     }
   }
@@ -145,7 +145,7 @@ class ring {
       // Acquire pairs with the release stamp store in push: the value is written.
       std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
       if (stamp == head + 1) {
-        if (head_.compare_exchange_weak(head, next(head), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+        if (head_.compare_exchange_weak(head, next(head), std::memory_order_seq_cst, std::memory_order_relaxed)) {  // failure: retry only
           T* v = s.value();
           out.emplace(std::move(*v));
           v->~T();
@@ -163,10 +163,10 @@ class ring {
         // has not completed, so the ring is empty until it does.
         if ((tail & ~mark_bit_) == next(head)) return status::empty;
         b.snooze();  // more are in flight: wait for this one (yield soon: its writer may be preempted)
-        head = head_.load(std::memory_order_relaxed);
+        head = head_.load(std::memory_order_relaxed);  // re-validated by the CAS
       } else {
         b.snooze();
-        head = head_.load(std::memory_order_relaxed);
+        head = head_.load(std::memory_order_relaxed);  // re-validated by the CAS
       }
     }
   }
@@ -259,14 +259,14 @@ class ring {
   // (the ring still full), else wait for the receiver that took it to release the slot.
   void make_room(slot& s, std::uint64_t head, std::uint64_t tail, std::optional<T>& evicted) noexcept {
     // seq_cst like try_pop's CAS on head; relaxed on failure: we do not use the value.
-    if (head_.compare_exchange_strong(head, next(head), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+    if (head_.compare_exchange_strong(head, next(head), std::memory_order_seq_cst, std::memory_order_relaxed)) {  // failure: value unused
       T* v = s.value();
       evicted.emplace(std::move(*v));
       v->~T();
     } else {
       backoff b;
       // Acquire pairs with try_pop's release stamp store: the old value is gone.
-      while (s.stamp.load(std::memory_order_acquire) != tail) b.snooze();
+      while (s.stamp.load(std::memory_order_acquire) != tail) b.snooze();  // pairs with try_pop's release stamp store
     }
   }
 

@@ -29,7 +29,7 @@ class waitq {
     o->linked = true;
     // Single writer (under the lock). Published by the fetch_add below: whoever reads that
     // count (or a later one) with acquire also sees this increment (see arrivals()).
-    arrivals_.store(arrivals_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    arrivals_.store(arrivals_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // published by the fetch_add below
     // seq_cst RMW: the Dekker half of register-then-recheck. It pairs with the seq_cst load
     // in count() after a buffer change: either that load sees this offer, or the owner's
     // seq_cst re-check of the buffer (ring/list can_push/can_pop) sees the change.
