@@ -127,11 +127,15 @@ def extras(rows):
                 line += f"   caf {statistics.median(c):12.4f} {unit}   sluice/caf {statistics.median(s) / statistics.median(c):.2f}"
             out.append(line)
     floors = [r["ns"] for r in rows if r.get("workload") == "cross-core round trip (throughput run)"]
+    futex_floors = [r["ns"] for r in rows if r.get("workload") == "futex round trip (throughput run)"]
     if floors:
         out.append("Cross-core round trip (spinning cache-line ping-pong) before each throughput run: "
                    + ", ".join(f"{x:.0f}" for x in floors) + " ns")
+    if futex_floors:
+        out.append("futex round trip (FUTEX_WAIT/FUTEX_WAKE ping-pong) before each throughput run: "
+                   + ", ".join(f"{x / 1000:.1f}" for x in futex_floors) + " us")
     lat = [r for r in rows if "ns" in r and r.get("group") != "mp"
-           and r.get("workload") != "cross-core round trip (throughput run)"]
+           and "(throughput run)" not in r.get("workload", "")]
     if lat:
         out.append("Latency (median):")
         groups = collections.defaultdict(list)
@@ -163,6 +167,102 @@ def extras(rows):
         for r in sys_rows:
             out.append(f"  {r['workload']:6} {r['cap']:5} {r['futex_calls']:8d} calls / {r['messages']} messages"
                        f" = {r['futex_per_message']:.5f}")
+    return out
+
+
+# --- Under load (tools/bench --load): sluice next to Go, per message, against the floors -----
+
+HANDOFF_CAPS = ("cap0", "cap1")
+BIG = ("capN", "unbounded")
+
+
+def load_of(r):
+    return r.get("load", "quiet")
+
+
+def describe(cond):
+    if cond == "quiet":
+        return "quiet machine"
+    count, nice = cond.split("@")
+    return f"{count} busy neighbour process{'es' if count != '1' else ''} at nice {nice}"
+
+
+def floors(rows):
+    """(spin round trip ns, futex round trip ns) medians of the condition's floor runs."""
+    spin = [r["ns"] for r in rows if r.get("workload") == "cross-core round trip (throughput run)"]
+    fut = [r["ns"] for r in rows if r.get("workload") == "futex round trip (throughput run)"]
+    return (statistics.median(spin) if spin else None, statistics.median(fut) if fut else None)
+
+
+def load_target(cond, w, c, spin, fut, ratio, per_ns):
+    """The issue's target for this cell under this load, and whether it holds."""
+    nice0 = cond != "quiet" and cond.split("@")[1] == "0"
+    if nice0:
+        if c in HANDOFF_CAPS:
+            return (f"<= 1.2 futex RT", per_ns <= 1.2 * fut) if fut else ("-", None)
+        return ("<= 1.0 Go", ratio <= 1.0) if ratio is not None else ("-", None)
+    if c in HANDOFF_CAPS:
+        ok = spin is not None and per_ns <= 1.3 * spin
+        text = "<= 1.3 spin RT"
+        t = TARGETS.get((w, c))
+        if spin is not None and spin <= 200 and t is not None and ratio is not None:
+            text += f", <= {t} Go"
+            ok = ok and ratio <= t
+        return (text, ok)
+    t = TARGETS.get((w, c))
+    if t is None or ratio is None:
+        return ("-", None)
+    return (f"<= {t} Go", ratio <= t)
+
+
+def load_tables(rows):
+    """One sluice-vs-Go table per load condition (quiet first), as (title, lines, missed)."""
+    conds = list(dict.fromkeys(load_of(r) for r in rows))
+    conds.sort(key=lambda c: (c != "quiet", conds.index(c)))
+    out = []
+    for cond in conds:
+        rs = [r for r in rows if load_of(r) == cond]
+        spin, fut = floors(rs)
+        per = collections.defaultdict(list)   # (impl, w, c) -> seconds per message
+        csw = collections.defaultdict(list)   # (w, c) -> (vcsw, ivcsw) per message
+        futex = {}
+        for r in rs:
+            if "futex_per_message" in r:
+                futex[(r["workload"], r["cap"])] = r["futex_per_message"]
+            if "seconds" not in r or r["workload"].startswith("mpmc_") or r["impl"] not in ("sluice", "go"):
+                continue
+            per[(r["impl"], r["workload"], r["cap"])].append(r["seconds"] / r["messages"])
+            if r["impl"] == "sluice" and "ivcsw_per_message" in r:
+                csw[(r["workload"], r["cap"])].append((r["vcsw_per_message"], r["ivcsw_per_message"]))
+        if not per:
+            continue
+        head = ["workload", "cap", "sluice us/msg", "Go us/msg", "sluice/Go", "x spin RT", "x futex RT",
+                "vcsw/msg", "ivcsw/msg", "futex/msg", "target", ""]
+        lines, missed = [head], []
+        for w in WORKLOADS:
+            for c in CAPS:
+                sv = per.get(("sluice", w, c))
+                if not sv:
+                    continue
+                sn = statistics.median(sv) * 1e9
+                gv = per.get(("go", w, c))
+                gn = statistics.median(gv) * 1e9 if gv else None
+                ratio = sn / gn if gn else None
+                text, ok = load_target(cond, w, c, spin, fut, ratio, sn)
+                if ok is False:
+                    missed.append(f"{w} {c}")
+                cs = csw.get((w, c))
+                vol = statistics.median(x[0] for x in cs) if cs else None
+                inv = statistics.median(x[1] for x in cs) if cs else None
+                fm = futex.get((w, c))
+                lines.append([w, c, f"{sn / 1000:.3f}", f"{gn / 1000:.3f}" if gn else "-",
+                              f"{ratio:.2f}" if ratio else "-", f"{sn / spin:.2f}" if spin else "-",
+                              f"{sn / fut:.3f}" if fut else "-", f"{vol:.3f}" if vol is not None else "-",
+                              f"{inv:.3f}" if inv is not None else "-", f"{fm:.3f}" if fm is not None else "-",
+                              text, "" if ok is None else ("ok" if ok else "MISSED")])
+        title = (f"{describe(cond)}: spin round trip {spin:.0f} ns, futex round trip {fut / 1000:.1f} us"
+                 if spin and fut else describe(cond))
+        out.append((title, lines, missed))
     return out
 
 
@@ -205,7 +305,8 @@ def main():
     ap.add_argument("--plot")
     ap.add_argument("--markdown")
     a = ap.parse_args()
-    meta, rows = load(a.results)
+    meta, all_rows = load(a.results)
+    rows = [r for r in all_rows if load_of(r) == "quiet"]
     n = int(meta.get("messages", 5_000_000))
     meds = medians(rows, n)
     lines, missed, failed = table(meds, n)
@@ -220,6 +321,12 @@ def main():
         print(line)
     if missed:
         print("Targets missed: " + ", ".join(missed))
+    loaded = load_tables(all_rows) if any(load_of(r) != "quiet" for r in all_rows) else []
+    for title, lines_l, missed_l in loaded:
+        print(f"\nsluice next to Go per message, {title} (medians of {meta.get('repeats', '?')}):")
+        print(render_text(lines_l))
+        if missed_l:
+            print("Targets missed: " + ", ".join(missed_l))
     if failed:
         print("CHECKSUM FAILURES: " + ", ".join(failed))
     if a.markdown:
@@ -229,6 +336,12 @@ def main():
                     "(x) = sluice time / peer time. boost::lockfree peers use a spin-then-yield wrapper.\n\n")
             if ex:
                 f.write("```\n" + "\n".join(ex) + "\n```\n")
+            for title, lines_l, missed_l in loaded:
+                f.write(f"\n**{title[0].upper() + title[1:]}** (sluice next to Go per message, medians of "
+                        f"{meta.get('repeats', '?')} runs of {meta.get('load_messages', '?'):,} messages):\n\n")
+                f.write(render_md(lines_l) + "\n")
+                if missed_l:
+                    f.write("\nTargets missed: " + ", ".join(missed_l) + "\n")
     if a.plot:
         plot(meds, a.plot, meta)
     return 1 if failed else 0

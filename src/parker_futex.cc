@@ -3,6 +3,7 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include <ctime>
 
 #include "sluice/internal/parker.hpp"
+#include "sluice/internal/spin.hpp"
 
 namespace sluice::internal {
 namespace {
@@ -60,13 +62,17 @@ bool futex_parker::park(const deadline& d) noexcept {
   // empty -> sleeping announces that unpark must issue a wake. Acquire on failure pairs with
   // unpark's release exchange (the failure means it already notified).
   std::uint32_t cur = empty;
+  sleeper_cpu_.store(sched_getcpu(), std::memory_order_relaxed);  // a hint (see parker.hpp)
   if (!word_.compare_exchange_strong(cur, sleeping, std::memory_order_acquire,
                                      std::memory_order_acquire)) {
     return true;
   }
   for (;;) {
     int r = futex_wait(&word_, sleeping, d);
-    if (word_.load(std::memory_order_acquire) == notified) return true;  // pairs with unpark
+    if (word_.load(std::memory_order_acquire) == notified) {  // pairs with unpark
+      woken(this_thread_spin());
+      return true;
+    }
     if (r == ETIMEDOUT || d.expired()) {
       // Withdraw the sleeping mark; failure means unpark() won the race, which counts.
       cur = sleeping;
@@ -76,9 +82,29 @@ bool futex_parker::park(const deadline& d) noexcept {
   }
 }
 
+// The owner slept and was woken: tell its spin policy where the waker ran.
+void futex_parker::woken(spin_state& st) noexcept {
+  int me = sched_getcpu();
+  std::int64_t at = woken_at_.load(std::memory_order_relaxed);  // a hint (see parker.hpp)
+  std::int64_t latency = at > 0 ? spin_clock_ns() - at : -1;
+  st.after_sleep(me >= 0 && me == waker_cpu_.load(std::memory_order_relaxed), latency);  // a hint
+}
+
 void futex_parker::unpark() noexcept {
+  // Read before the exchange: once it lands the owner may return and destroy the parker.
+  // Only when the owner already sleeps: a hand-off to a spinning owner pays nothing extra.
+  int sleeper = -1, me = -1;
+  if (word_.load(std::memory_order_relaxed) == sleeping) {  // a hint; the exchange decides
+    sleeper = sleeper_cpu_.load(std::memory_order_relaxed);  // a hint (see parker.hpp)
+    me = sched_getcpu();
+    waker_cpu_.store(me, std::memory_order_relaxed);  // a hint, published by the exchange below
+    woken_at_.store(spin_clock_ns(), std::memory_order_relaxed);  // a hint, published by the exchange
+  }
   // Release pairs with the owner's acquire loads/CAS in park() and spin_for().
-  if (word_.exchange(notified, std::memory_order_release) == sleeping) futex_wake(&word_);
+  if (word_.exchange(notified, std::memory_order_release) == sleeping) {
+    futex_wake(&word_);
+    this_thread_spin().after_wake(sleeper >= 0 && me >= 0 && sleeper != me);
+  }
 }
 
 }  // namespace sluice::internal

@@ -3,8 +3,9 @@
 // turns them, with the Go program's lines, into the table and the plot.
 //
 //   compare [--messages N] [--threads T] [--only W,...] [--impl I,...] [--caps C,...]
-//           [--mode throughput|latency|oversub|floor|list] [--slow-divisor K]
+//           [--mode throughput|latency|oversub|floor|busy|list] [--slow-divisor K]
 #include <linux/futex.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,12 +48,31 @@ std::set<std::string> split(const std::string& s) {
 
 bool wanted(const std::set<std::string>& filter, const std::string& x) { return filter.empty() || filter.count(x); }
 
-void emit(const char* impl, const char* note, const std::string& workload, const char* capname, int threads,
-          std::uint64_t n, const outcome& o) {
+// Context switches of this process so far: voluntary (blocked: a futex wait, a sleep) and
+// involuntary (preempted, or a sched_yield that ran someone else).
+struct switches {
+  long voluntary = 0, involuntary = 0;
+  static switches now() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return {ru.ru_nvcsw, ru.ru_nivcsw};
+  }
+};
+
+// Runs one workload and reports it, with the context switches it caused per message.
+template <class F>
+void measure(const char* impl, const char* note, const std::string& workload, const char* capname, int threads,
+             std::uint64_t n, F&& run) {
+  switches s0 = switches::now();
+  outcome o = run();
+  switches s1 = switches::now();
+  double per = static_cast<double>(std::max<std::uint64_t>(n, 1));
   std::printf("{\"impl\": \"%s\", \"note\": \"%s\", \"workload\": \"%s\", \"cap\": \"%s\", \"threads\": %d, "
-              "\"messages\": %llu, \"seconds\": %.6f, \"ok\": %s}\n",
+              "\"messages\": %llu, \"seconds\": %.6f, \"vcsw_per_message\": %.4f, \"ivcsw_per_message\": %.4f, "
+              "\"ok\": %s}\n",
               impl, note, workload.c_str(), capname, threads, static_cast<unsigned long long>(n), o.seconds,
-              o.ok ? "true" : "false");
+              static_cast<double>(s1.voluntary - s0.voluntary) / per,
+              static_cast<double>(s1.involuntary - s0.involuntary) / per, o.ok ? "true" : "false");
   std::fflush(stdout);
   std::fprintf(stderr, "  %-36s %-12s %-9s %8.3f s%s\n", impl, workload.c_str(), capname, o.seconds,
                o.ok ? "" : "  CHECKSUM FAILED");
@@ -78,8 +98,7 @@ void run_adapter(const options& opt) {
       if (slow) n = std::max<std::uint64_t>(1000, n / opt.slow_divisor);
       auto ch = A::make(c, n);
       if (!ch) continue;
-      outcome o = f(*ch, n, opt.threads);
-      emit(A::name, A::note, wname, cap_name(c), opt.threads, n, o);
+      measure(A::name, A::note, wname, cap_name(c), opt.threads, n, [&] { return f(*ch, n, opt.threads); });
     }
   }
 }
@@ -92,7 +111,7 @@ void run_select(const options& opt) {
     if (!wanted(opt.only, wname)) continue;
     for (cap c : all_caps) {
       if (!wanted(opt.caps, cap_name(c))) continue;
-      emit("sluice", "", wname, cap_name(c), opt.threads, opt.messages, f(c, opt.messages, opt.threads));
+      measure("sluice", "", wname, cap_name(c), opt.threads, opt.messages, [&] { return f(c, opt.messages, opt.threads); });
     }
   }
 }
@@ -122,20 +141,45 @@ double round_trip_ns(std::uint64_t rounds, F&& batch) {
   return median(samples);
 }
 
-void spin_floor(std::uint64_t rounds) {
+// A spinning cache-line ping-pong for at most `rounds` round trips or about `limit`, whichever
+// comes first (with busy neighbours a spinner that lost its core stalls its partner for a
+// scheduler slice, and a fixed count could take minutes). Returns the round trips made.
+std::uint64_t spin_floor_for(std::uint64_t rounds, std::chrono::nanoseconds limit) {
+  constexpr std::uint64_t stop = ~std::uint64_t{0};
   alignas(128) std::atomic<std::uint64_t> ping{0};
   alignas(128) std::atomic<std::uint64_t> pong{0};
   std::thread echo([&] {
-    for (std::uint64_t i = 1; i <= rounds; ++i) {
-      while (ping.load(std::memory_order_acquire) != i) {}  // pairs with the main thread's release
-      pong.store(i, std::memory_order_release);             // pairs with the main thread's acquire
+    for (std::uint64_t seen = 0;;) {
+      std::uint64_t v;
+      while ((v = ping.load(std::memory_order_acquire)) == seen) {}  // pairs with the main thread's release
+      if (v == stop) return;
+      pong.store(v, std::memory_order_release);  // pairs with the main thread's acquire
+      seen = v;
     }
   });
-  for (std::uint64_t i = 1; i <= rounds; ++i) {
-    ping.store(i, std::memory_order_release);               // pairs with echo's acquire
-    while (pong.load(std::memory_order_acquire) != i) {}    // pairs with echo's release
+  auto end = std::chrono::steady_clock::now() + limit;
+  std::uint64_t i = 1;
+  for (; i <= rounds; ++i) {
+    ping.store(i, std::memory_order_release);             // pairs with echo's acquire
+    while (pong.load(std::memory_order_acquire) != i) {}  // pairs with echo's release
+    if (i % 1024 == 0 && std::chrono::steady_clock::now() > end) break;
   }
+  ping.store(stop, std::memory_order_release);  // pairs with echo's acquire
   echo.join();
+  return std::min(i, rounds);
+}
+
+void spin_floor(std::uint64_t rounds) { spin_floor_for(rounds, std::chrono::hours(1)); }
+
+// The spin round trip as a median of 5 batches of at most `rounds`, each cut at 0.2 s.
+double spin_round_trip_ns(std::uint64_t rounds) {
+  std::vector<double> samples;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::uint64_t done = spin_floor_for(rounds, std::chrono::milliseconds(200));
+    samples.push_back(seconds_since(t0) * 1e9 / static_cast<double>(done));
+  }
+  return median(samples);
 }
 
 void sluice_ping_pong(std::size_t capacity, std::uint64_t rounds) {
@@ -235,9 +279,8 @@ void run_oversub(const options& opt) {
     for (int per_core : {1, 4, 8}) {
       int t = std::max(1, per_core * cores / 2);  // t senders + t receivers = per_core * cores threads
       auto ch = sluice_adapter::make(c, opt.messages);
-      outcome o = mpmc<sluice_adapter>(*ch, opt.messages, t);
       std::string w = "mpmc_" + std::to_string(per_core) + "_per_core";
-      emit("sluice", "", w, cap_name(c), t, opt.messages, o);
+      measure("sluice", "", w, cap_name(c), t, opt.messages, [&] { return mpmc<sluice_adapter>(*ch, opt.messages, t); });
     }
   }
 }
@@ -278,7 +321,14 @@ int main(int argc, char** argv) {
     // The machine's cross-core round trip right now: on the shared development machines it
     // moves between ~120 and ~500 ns from one minute to the next, and every hand-off
     // between threads on different cores scales with it.
-    emit_latency("floor", "cross-core round trip (throughput run)", round_trip_ns(200000, spin_floor));
+    emit_latency("floor", "cross-core round trip (throughput run)", spin_round_trip_ns(200000));
+    // The kernel's floor for a thread hand-off when it has to block: two threads waking each
+    // other with FUTEX_WAKE and sleeping with FUTEX_WAIT, one wake each way per round trip.
+    emit_latency("floor", "futex round trip (throughput run)", round_trip_ns(2000, futex_ping_pong));
+  } else if (opt.mode == "busy") {
+    // A busy neighbour for tools/bench --load: one thread spinning until killed.
+    std::atomic<std::uint64_t> spins{0};
+    for (;;) spins.fetch_add(1, std::memory_order_relaxed);  // a counter nobody reads: just work
   } else if (opt.mode == "latency") {
     run_latency(opt);
   } else if (opt.mode == "oversub") {

@@ -28,6 +28,8 @@
 
 namespace sluice::internal {
 
+struct spin_state;
+
 // Poll `word` until it equals `target` or the per-thread adaptive budget is spent.
 // Returns true if it saw the target.
 bool spin_for(const std::atomic<std::uint32_t>& word, std::uint32_t target) noexcept;
@@ -42,10 +44,18 @@ class futex_parker {
   void unpark() noexcept;
 
  private:
+  void woken(spin_state& st) noexcept;
+
   // word_: empty (0) -> notified (1) by unpark; empty -> sleeping (2) by the owner before the
   // futex wait; sleeping -> notified by unpark, which then issues the wake.
   static constexpr std::uint32_t empty = 0, notified = 1, sleeping = 2;
   std::atomic<std::uint32_t> word_{empty};
+  // Hints for the spin policy (spin.hpp), written only around a real sleep and wake: the CPU
+  // the owner went to sleep on, the CPU and time of the wake. Relaxed: a stale value costs
+  // one badly sized spin, never correctness.
+  std::atomic<int> sleeper_cpu_{-1};
+  std::atomic<int> waker_cpu_{-1};
+  std::atomic<std::int64_t> woken_at_{0};
 };
 #endif
 
