@@ -218,7 +218,8 @@ def load_target(cond, w, c, spin, fut, ratio, per_ns):
 def load_tables(rows):
     """One sluice-vs-Go table per load condition (quiet first), as (title, lines, missed)."""
     conds = list(dict.fromkeys(load_of(r) for r in rows))
-    conds.sort(key=lambda c: (c != "quiet", conds.index(c)))
+    order = {c: i for i, c in enumerate(conds)}
+    conds.sort(key=lambda c: (c != "quiet", order[c]))
     out = []
     for cond in conds:
         rs = [r for r in rows if load_of(r) == cond]
