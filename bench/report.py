@@ -168,7 +168,7 @@ def extras(rows):
             out.append(f"  {cap:5} " + "   ".join(parts))
     sys_rows = [r for r in rows if "futex_per_message" in r]
     if sys_rows:
-        out.append("futex calls per message (strace -f -c, sluice):")
+        out.append("futex calls per message (strace --seccomp-bpf -f -c, sluice):")
         for r in sys_rows:
             out.append(f"  {r['workload']:6} {r['cap']:5} {r['futex_calls']:8d} calls / {r['messages']} messages"
                        f" = {r['futex_per_message']:.5f}")
@@ -269,7 +269,48 @@ def load_tables(rows):
         title = (f"{describe(cond)}: spin round trip {spin:.0f} ns, futex round trip {fut / 1000:.1f} us"
                  if spin and fut else describe(cond))
         out.append((title, lines, missed))
+        PLOT_DATA.append((cond, spin, fut, {k: statistics.median(v) * 1e6 for k, v in per.items()}))
     return out
+
+
+PLOT_DATA = []  # (condition, spin ns, futex ns, {(impl, w, c): us per message}), by load_tables
+
+
+def plot_load(path):
+    """One panel per load: sluice and Go per message on the hand-off cells, with the target."""
+    if not PLOT_DATA:
+        return
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("report.py: matplotlib missing, no plot", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, len(PLOT_DATA), figsize=(4.2 * len(PLOT_DATA), 4.6), sharey=True)
+    if len(PLOT_DATA) == 1:
+        axes = [axes]
+    for ax, (cond, spin, fut, per) in zip(axes, PLOT_DATA):
+        cells = [(w, c) for w in WORKLOADS for c in HANDOFF_CAPS if ("sluice", w, c) in per]
+        xs = range(len(cells))
+        ax.bar([x - 0.2 for x in xs], [per[("sluice", w, c)] for w, c in cells], 0.4, label="sluice", color="#1f77b4")
+        ax.bar([x + 0.2 for x in xs], [per.get(("go", w, c), 0) for w, c in cells], 0.4, label="Go", color="#2ca02c")
+        nice0 = cond != "quiet" and cond.split("@")[1] == "0"
+        if nice0 and fut:
+            ax.axhline(1.2 * fut / 1000, color="#d62728", ls="--", lw=1, label="target: 1.2 x futex round trip")
+        elif spin:
+            ax.axhline(1.3 * spin / 1000, color="#d62728", ls="--", lw=1, label="target: 1.3 x spin round trip")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.03)
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([f"{w}\n{c}" for w, c in cells], fontsize=6, rotation=90)
+        ax.set_title(describe(cond), fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("microseconds per message (log)")
+    fig.suptitle("Rendezvous and capacity-1 hand-offs beside busy neighbour processes (lower is better)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"report.py: wrote {path}")
 
 
 def plot(meds, path, meta):
@@ -343,13 +384,16 @@ def main():
             if ex:
                 f.write("```\n" + "\n".join(ex) + "\n```\n")
             for title, lines_l, missed_l in loaded:
+                runs_of = meta.get("messages") if title.startswith("quiet") else meta.get("load_messages", "?")
                 f.write(f"\n**{title[0].upper() + title[1:]}** (sluice next to Go per message, medians of "
-                        f"{meta.get('repeats', '?')} runs of {meta.get('load_messages', '?'):,} messages):\n\n")
+                        f"{meta.get('repeats', '?')} runs of {runs_of:,} messages):\n\n")
                 f.write(render_md(lines_l) + "\n")
                 if missed_l:
                     f.write("\nTargets missed: " + ", ".join(missed_l) + "\n")
     if a.plot:
         plot(meds, a.plot, meta)
+        if loaded:
+            plot_load(a.plot.replace(".png", "-load.png"))
     return 1 if failed else 0
 
 
