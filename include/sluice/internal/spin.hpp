@@ -47,6 +47,7 @@ inline constexpr unsigned min_spin_ns = 1000;
 inline constexpr unsigned initial_spin_us = 8;
 inline constexpr unsigned max_spin_us = 32;
 inline constexpr unsigned max_boost_us = 200;  // after waking a partner on another CPU
+inline constexpr unsigned clock_after_us = 2;    // a poll reads the clock only after this
 inline constexpr std::int64_t slow_yield_ns = 50'000;
 inline constexpr std::int64_t min_loaded_ms = 20, max_loaded_ms = 1000;
 
@@ -145,11 +146,13 @@ inline unsigned& spin_budget() noexcept { return this_thread_spin().budget; }
 template <class Ready>
 bool spin_until(Ready&& ready) noexcept {
   spin_state& st = this_thread_spin();
-  // Phase 1: poll. Short waits end in the first 64 pauses and never read the clock.
+  // Phase 1: poll. Waits shorter than clock_after_us never read the clock (a read costs
+  // 20-50 ns here, ~8% of a 650 ns rendezvous when taken on every wait).
   if (st.boost > st.budget) st.budget = st.boost;
   st.boost = 0;
   unsigned i = 0;
-  for (; i < st.budget && i < 64; ++i) {
+  const unsigned untimed = clock_after_us * pauses_per_us();
+  for (; i < st.budget && i < untimed; ++i) {
     if (ready()) {
       st.hit();
       return true;
