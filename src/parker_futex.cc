@@ -63,8 +63,8 @@ bool futex_parker::park(const deadline& d) noexcept {
   // unpark's release exchange (the failure means it already notified).
   std::uint32_t cur = empty;
   sleeper_cpu_.store(sched_getcpu(), std::memory_order_relaxed);  // a hint (see parker.hpp)
-  if (!word_.compare_exchange_strong(cur, sleeping, std::memory_order_acquire,
-                                     std::memory_order_acquire)) {
+  if (!word_.compare_exchange_strong(cur, sleeping, std::memory_order_acquire,  // pairs with unpark's exchange
+                                     std::memory_order_acquire)) {                // likewise
     return true;
   }
   for (;;) {
@@ -76,8 +76,8 @@ bool futex_parker::park(const deadline& d) noexcept {
     if (r == ETIMEDOUT || d.expired()) {
       // Withdraw the sleeping mark; failure means unpark() won the race, which counts.
       cur = sleeping;
-      return !word_.compare_exchange_strong(cur, empty, std::memory_order_acquire,
-                                            std::memory_order_acquire);
+      return !word_.compare_exchange_strong(cur, empty, std::memory_order_acquire,  // pairs with unpark
+                                            std::memory_order_acquire);             // likewise
     }
   }
 }
@@ -101,7 +101,7 @@ void futex_parker::unpark() noexcept {
     woken_at_.store(spin_clock_ns(), std::memory_order_relaxed);  // a hint, published by the exchange
   }
   // Release pairs with the owner's acquire loads/CAS in park() and spin_for().
-  if (word_.exchange(notified, std::memory_order_release) == sleeping) {
+  if (word_.exchange(notified, std::memory_order_release) == sleeping) {  // pairs with park's acquires
     futex_wake(&word_);
     this_thread_spin().after_wake(sleeper >= 0 && me >= 0 && sleeper != me);
   }
