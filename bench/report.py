@@ -207,7 +207,9 @@ def load_target(cond, w, c, spin, fut, ratio, per_ns):
             return (f"<= 1.2 futex RT", per_ns <= 1.2 * fut) if fut else ("-", None)
         return ("<= 1.0 Go", ratio <= 1.0) if ratio is not None else ("-", None)
     if c in HANDOFF_CAPS:
-        ok = spin is not None and per_ns <= 1.3 * spin
+        if spin is None:
+            return ("-", None)  # no floor measured: nothing to hold it to
+        ok = per_ns <= 1.3 * spin
         text = "<= 1.3 spin RT"
         t = TARGETS.get((w, c))
         if spin is not None and spin <= 200 and t is not None and ratio is not None:
@@ -384,16 +386,18 @@ def main():
             if ex:
                 f.write("```\n" + "\n".join(ex) + "\n```\n")
             for title, lines_l, missed_l in loaded:
-                runs_of = meta.get("messages") if title.startswith("quiet") else meta.get("load_messages", "?")
+                runs_of = meta.get("messages") if title.startswith("quiet") else meta.get("load_messages")
+                runs_of = f"{runs_of:,}" if isinstance(runs_of, int) else "?"
                 f.write(f"\n**{title[0].upper() + title[1:]}** (sluice next to Go per message, medians of "
-                        f"{meta.get('repeats', '?')} runs of {runs_of:,} messages):\n\n")
+                        f"{meta.get('repeats', '?')} runs of {runs_of} messages):\n\n")
                 f.write(render_md(lines_l) + "\n")
                 if missed_l:
                     f.write("\nTargets missed: " + ", ".join(missed_l) + "\n")
     if a.plot:
         plot(meds, a.plot, meta)
         if loaded:
-            plot_load(a.plot.replace(".png", "-load.png"))
+            stem = a.plot[:-4] if a.plot.endswith(".png") else a.plot
+            plot_load(stem + "-load.png")
     return 1 if failed else 0
 
 

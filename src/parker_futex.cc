@@ -62,6 +62,10 @@ bool futex_parker::park(const deadline& d) noexcept {
   // empty -> sleeping announces that unpark must issue a wake. Acquire on failure pairs with
   // unpark's release exchange (the failure means it already notified).
   std::uint32_t cur = empty;
+  // Hints for this sleep only (a waiter may be parked again in a later round): clear what a
+  // past wake left. Only on the way to sleep: a hand-off to a polling owner pays nothing.
+  waker_cpu_.store(-1, std::memory_order_relaxed);  // a hint (see parker.hpp)
+  woken_at_.store(0, std::memory_order_relaxed);    // a hint
   sleeper_cpu_.store(sched_getcpu(), std::memory_order_relaxed);  // a hint (see parker.hpp)
   if (!word_.compare_exchange_strong(cur, sleeping, std::memory_order_acquire,  // pairs with unpark's exchange
                                      std::memory_order_acquire)) {                // likewise
@@ -87,7 +91,7 @@ void futex_parker::woken(spin_state& st) noexcept {
   int me = sched_getcpu();
   std::int64_t at = woken_at_.load(std::memory_order_relaxed);  // a hint (see parker.hpp)
   std::int64_t latency = at > 0 ? spin_clock_ns() - at : -1;
-  st.after_sleep(me >= 0 && me == waker_cpu_.load(std::memory_order_relaxed), latency);  // a hint
+  st.after_sleep(waker_cpu_.load(std::memory_order_relaxed), me, latency);  // a hint
 }
 
 void futex_parker::unpark() noexcept {

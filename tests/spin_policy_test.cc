@@ -82,9 +82,11 @@ TEST(SpinPolicy, LoadedWindowDoublesWhileReenteredAndResetsAfterACalmSpell) {
 TEST(SpinPolicy, WakesTellWhereThePartnerRuns) {
   spin_state st;
   st.budget = 1000 * pauses_per_us();
-  st.after_sleep(/*colocated=*/true, -1);
+  st.after_sleep(/*waker_cpu=*/-1, /*my_cpu=*/0, -1);
+  EXPECT_EQ(st.budget, 1000 * pauses_per_us()) << "an unknown waker teaches nothing";
+  st.after_sleep(/*waker_cpu=*/0, /*my_cpu=*/0, -1);
   EXPECT_EQ(st.budget, st.floor()) << "a partner on our CPU cannot run while we poll";
-  st.after_sleep(/*colocated=*/false, -1);
+  st.after_sleep(/*waker_cpu=*/1, /*my_cpu=*/0, -1);
   EXPECT_GE(st.budget, sluice::internal::initial_spin_us * pauses_per_us()) << "the partner runs elsewhere now";
   st.after_wake(/*remote=*/false);
   EXPECT_EQ(st.boost, 0u);
@@ -93,15 +95,28 @@ TEST(SpinPolicy, WakesTellWhereThePartnerRuns) {
   EXPECT_LE(st.boost, sluice::internal::max_boost_us * pauses_per_us());
 }
 
-TEST(SpinPolicy, ABoostIsSpentOnTheNextWaitOnly) {
+TEST(SpinPolicy, ABoostRaisesTheNextPollAndThenDecays) {
   std::thread([] {
     spin_state& st = this_thread_spin();
+    st.loaded_until = std::numeric_limits<std::int64_t>::max();  // no yields: a pure poll
     st.budget = st.floor();
-    st.boost = 4 * st.floor();
-    EXPECT_TRUE(spin_until([] { return true; }));
+    st.boost = sluice::internal::max_boost_us * pauses_per_us();
+    int polls = 0;
+    EXPECT_TRUE(spin_until([&] { return ++polls > static_cast<int>(4 * st.floor()); }));
+    EXPECT_GT(polls, static_cast<int>(st.floor())) << "the boost let it poll past its budget";
     EXPECT_EQ(st.boost, 0u);
-    EXPECT_GE(st.budget, 4 * st.floor());
+    EXPECT_EQ(st.budget, max_spin_us * pauses_per_us()) << "a hit caps the raised budget";
+    st.boost = sluice::internal::max_boost_us * pauses_per_us();
+    for (int i = 0; i < 20; ++i) EXPECT_FALSE(spin_until([] { return false; }));
+    EXPECT_EQ(st.budget, st.floor()) << "misses wear a boost off";
   }).join();
+}
+
+TEST(SpinPolicy, EnteringTheLoadedStateNearTheEndOfTimeDoesNotOverflow) {
+  spin_state st;
+  st.loaded_until = std::numeric_limits<std::int64_t>::max();
+  st.overloaded(ms(1000));  // UBSan: no signed overflow
+  EXPECT_TRUE(st.loaded(ms(1000)));
 }
 
 #if defined(__linux__)
