@@ -223,7 +223,8 @@ def load_target(cond, w, c, spin, fut, ratio, per_ns):
 
 
 def load_tables(rows):
-    """One sluice-vs-Go table per load condition (quiet first), as (title, lines, missed)."""
+    """One sluice-vs-Go table per load condition (quiet first), as (title, lines, missed, plot),
+    plot = (condition, spin ns, futex ns, {(impl, w, c): us per message})."""
     conds = list(dict.fromkeys(load_of(r) for r in rows))
     order = {c: i for i, c in enumerate(conds)}
     conds.sort(key=lambda c: (c != "quiet", order[c]))
@@ -270,17 +271,13 @@ def load_tables(rows):
                               text, "" if ok is None else ("ok" if ok else "MISSED")])
         title = (f"{describe(cond)}: spin round trip {spin:.0f} ns, futex round trip {fut / 1000:.1f} us"
                  if spin and fut else describe(cond))
-        out.append((title, lines, missed))
-        PLOT_DATA.append((cond, spin, fut, {k: statistics.median(v) * 1e6 for k, v in per.items()}))
+        out.append((title, lines, missed, (cond, spin, fut, {k: statistics.median(v) * 1e6 for k, v in per.items()})))
     return out
 
 
-PLOT_DATA = []  # (condition, spin ns, futex ns, {(impl, w, c): us per message}), by load_tables
-
-
-def plot_load(path):
+def plot_load(panels, path):
     """One panel per load: sluice and Go per message on the hand-off cells, with the target."""
-    if not PLOT_DATA:
+    if not panels:
         return
     try:
         import matplotlib
@@ -289,10 +286,10 @@ def plot_load(path):
     except ImportError:
         print("report.py: matplotlib missing, no plot", file=sys.stderr)
         return
-    fig, axes = plt.subplots(1, len(PLOT_DATA), figsize=(4.2 * len(PLOT_DATA), 4.6), sharey=True)
-    if len(PLOT_DATA) == 1:
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.6), sharey=True)
+    if len(panels) == 1:
         axes = [axes]
-    for ax, (cond, spin, fut, per) in zip(axes, PLOT_DATA):
+    for ax, (cond, spin, fut, per) in zip(axes, panels):
         cells = [(w, c) for w in WORKLOADS for c in HANDOFF_CAPS if ("sluice", w, c) in per]
         xs = range(len(cells))
         ax.bar([x - 0.2 for x in xs], [per[("sluice", w, c)] for w, c in cells], 0.4, label="sluice", color="#1f77b4")
@@ -371,7 +368,7 @@ def main():
     if missed:
         print("Targets missed: " + ", ".join(missed))
     loaded = load_tables(all_rows) if any(load_of(r) != "quiet" for r in all_rows) else []
-    for title, lines_l, missed_l in loaded:
+    for title, lines_l, missed_l, _ in loaded:
         print(f"\nsluice next to Go per message, {title} (medians of {meta.get('repeats', '?')}):")
         print(render_text(lines_l))
         if missed_l:
@@ -385,7 +382,7 @@ def main():
                     "(x) = sluice time / peer time. boost::lockfree peers use a spin-then-yield wrapper.\n\n")
             if ex:
                 f.write("```\n" + "\n".join(ex) + "\n```\n")
-            for title, lines_l, missed_l in loaded:
+            for title, lines_l, missed_l, _ in loaded:
                 runs_of = meta.get("messages") if title.startswith("quiet") else meta.get("load_messages")
                 runs_of = f"{runs_of:,}" if isinstance(runs_of, int) else "?"
                 f.write(f"\n**{title[0].upper() + title[1:]}** (sluice next to Go per message, medians of "
@@ -397,7 +394,7 @@ def main():
         plot(meds, a.plot, meta)
         if loaded:
             stem = a.plot[:-4] if a.plot.endswith(".png") else a.plot
-            plot_load(stem + "-load.png")
+            plot_load([t[3] for t in loaded], stem + "-load.png")
     return 1 if failed else 0
 
 

@@ -16,13 +16,12 @@
 #include <thread>
 
 #include "sluice/coroutine.hpp"
+#include "sluice/internal/deadline.hpp"
 
 namespace sluice::internal {
 
 namespace {
 struct killed_signal {};  // unwinds a killed coroutine's stack; never escapes the thread
-
-std::int64_t now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
 // The handshake's own channel operations go to the channel core directly: the public calls
 // would run the coroutine hook (after_blocking) and suspend recursively.
@@ -55,7 +54,7 @@ struct coro_core::impl {
       auto r = take(go);
       if (!r || was_killed()) return false;
       coro_round = *r;
-    } while (now_ns() >= permit_until.load());
+    } while (steady_now_ns() >= permit_until.load());
     return true;
   }
 
@@ -85,7 +84,7 @@ std::shared_ptr<coro_core> coro_core::start(std::function<void(coroutine_control
     auto first = take(s.go);  // wait for the first run()
     if (first && !s.was_killed()) {
       s.coro_round = *first;
-      bool runnable = now_ns() < s.permit_until.load() || s.suspend();
+      bool runnable = steady_now_ns() < s.permit_until.load() || s.suspend();
       if (runnable) {
         try {
           coroutine_control c(core.get());
@@ -116,7 +115,7 @@ bool coro_core::run_until(const deadline& d) {
   impl& s = *p;
   if (!done()) {
     std::uint64_t r = ++s.round;
-    s.permit_until.store(d.is_never() ? INT64_MAX : d.is_now() ? now_ns() : d.when().time_since_epoch().count());
+    s.permit_until.store(d.is_never() ? INT64_MAX : d.is_now() ? steady_now_ns() : d.when().time_since_epoch().count());
     s.go.send(r);
     for (;;) {
       std::optional<std::uint64_t> got;
@@ -160,7 +159,7 @@ void coro_core::checkpoint(bool from_channel_op) {
     if (from_channel_op) return;  // never lose a value an operation just moved: unwind later
     throw killed_signal{};
   }
-  if (!s.suspend_enabled || now_ns() < s.permit_until.load()) return;
+  if (!s.suspend_enabled || steady_now_ns() < s.permit_until.load()) return;
   if (!s.suspend() && !from_channel_op) throw killed_signal{};
 }
 

@@ -90,7 +90,7 @@ bool futex_parker::park(const deadline& d) noexcept {
 void futex_parker::woken(spin_state& st) noexcept {
   int me = sched_getcpu();
   std::int64_t at = woken_at_.load(std::memory_order_relaxed);  // a hint (see parker.hpp)
-  std::int64_t latency = at > 0 ? spin_clock_ns() - at : -1;
+  std::int64_t latency = at > 0 ? steady_now_ns() - at : -1;
   st.after_sleep(waker_cpu_.load(std::memory_order_relaxed), me, latency);  // a hint
 }
 
@@ -102,7 +102,7 @@ void futex_parker::unpark() noexcept {
     sleeper = sleeper_cpu_.load(std::memory_order_relaxed);  // a hint (see parker.hpp)
     me = sched_getcpu();
     waker_cpu_.store(me, std::memory_order_relaxed);  // a hint, published by the exchange below
-    woken_at_.store(spin_clock_ns(), std::memory_order_relaxed);  // a hint, published by the exchange
+    woken_at_.store(steady_now_ns(), std::memory_order_relaxed);  // a hint, published by the exchange
   }
   // Release pairs with the owner's acquire loads/CAS in park() and spin_for().
   if (word_.exchange(notified, std::memory_order_release) == sleeping) {  // pairs with park's acquires

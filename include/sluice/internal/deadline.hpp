@@ -19,6 +19,14 @@
 
 namespace sluice::internal {
 
+// steady_clock's now, in nanoseconds since its epoch (the unit of every time stamp in
+// sluice's internals: deadlines, the spin policy, coroutine permits).
+inline std::int64_t steady_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // `d` in nanoseconds, truncated toward zero, clamped to [nanoseconds::min(), nanoseconds::max()]
 // instead of overflowing; for any Rep and Period (a floating-point NaN gives zero). Callers
 // take max() as "never" and anything not positive as "now".

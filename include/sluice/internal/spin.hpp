@@ -40,6 +40,7 @@
 #include <ctime>
 
 #include "sluice/internal/config.hpp"
+#include "sluice/internal/deadline.hpp"
 
 namespace sluice::internal {
 
@@ -53,12 +54,6 @@ inline constexpr std::int64_t min_loaded_ms = 20, max_loaded_ms = 1000;
 
 // Pause instructions per microsecond on this machine (calibrated on first use).
 unsigned pauses_per_us() noexcept;
-
-inline std::int64_t spin_clock_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // CPU time of all this process's threads (a system call: only around a yield).
 inline std::int64_t process_cpu_ns() noexcept {
@@ -165,7 +160,7 @@ bool spin_until(Ready&& ready) noexcept {
     }
     spin_pause();
   }
-  std::int64_t t0 = spin_clock_ns();
+  std::int64_t t0 = steady_now_ns();
   for (; i < st.budget; ++i) {
     if (ready()) {
       st.hit();
@@ -173,7 +168,7 @@ bool spin_until(Ready&& ready) noexcept {
     }
     spin_pause();
   }
-  std::int64_t now = spin_clock_ns();
+  std::int64_t now = steady_now_ns();
   // Phase 2: a miss. Was the poll preempted? (twice its calibrated time and a slice's worth)
   std::int64_t expected_ns = static_cast<std::int64_t>(st.budget) * 1000 / pauses_per_us();
   if (now - t0 > 2 * expected_ns + slow_yield_ns) {
@@ -188,7 +183,7 @@ bool spin_until(Ready&& ready) noexcept {
   for (int y = 0; y < 2; ++y) {
     std::int64_t cpu0 = process_cpu_ns();
     std::this_thread::yield();
-    std::int64_t after = spin_clock_ns();
+    std::int64_t after = steady_now_ns();
     st.yielded(after - now > slow_yield_ns && (process_cpu_ns() - cpu0) * 2 < after - now, after);
     if (ready()) return true;
     if (st.loaded(after)) return false;
