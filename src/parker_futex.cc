@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include "sluice/internal/parker.hpp"
+#include "sluice/internal/placement.hpp"
 #include "sluice/internal/spin.hpp"
 
 namespace sluice::internal {
@@ -91,7 +92,9 @@ void futex_parker::woken(spin_state& st) noexcept {
   int me = sched_getcpu();
   std::int64_t at = woken_at_.load(std::memory_order_relaxed);  // a hint (see parker.hpp)
   std::int64_t latency = at > 0 ? steady_now_ns() - at : -1;
-  st.after_sleep(waker_cpu_.load(std::memory_order_relaxed), me, latency);  // a hint
+  int waker = waker_cpu_.load(std::memory_order_relaxed);  // a hint (see parker.hpp)
+  if (waker >= 0 && waker == me) colocated(st, me, steady_now_ns());  // placement.hpp
+  st.after_sleep(waker, me, latency);
 }
 
 void futex_parker::unpark() noexcept {

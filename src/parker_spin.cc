@@ -3,9 +3,11 @@
 #include <atomic>
 #include <cstdint>
 #include <chrono>
+#include <thread>
 
 #include "sluice/internal/config.hpp"
 #include "sluice/internal/parker.hpp"
+#include "sluice/internal/placement.hpp"
 #include "sluice/internal/spin.hpp"
 
 namespace sluice::internal {
@@ -27,9 +29,35 @@ unsigned pauses_per_us() noexcept {
   return per_us;
 }
 
-}  // namespace sluice::internal
+bool spin_missed(spin_state& st, std::int64_t t0, bool (*ready)(void*) noexcept, void* ctx) noexcept {
+  std::int64_t now = steady_now_ns();
+  // Phase 2: a miss. Was the poll preempted? (twice its calibrated time and a slice's worth)
+  std::int64_t expected_ns = static_cast<std::int64_t>(st.budget) * 1000 / pauses_per_us();
+  if (now - t0 > 2 * expected_ns + slow_yield_ns) {
+    st.budget = st.floor();
+  } else {
+    st.miss();
+  }
+  // Phase 3: yield, unless yields are known to hand the core to another process. The test
+  // uses the whole process's CPU time: in a program whose other threads keep the other CPUs
+  // busy it does not fire, and the thread keeps yielding as it did before issue 10. A yield
+  // entered where another of our threads is yielding is evidence that we share its CPU
+  // (placement.hpp), which may move this thread.
+  if (st.loaded(now)) return ready(ctx);
+  for (int y = 0; y < 2; ++y) {
+    std::int64_t cpu0 = process_cpu_ns();
+    int cpu = enter_yield(st, now);
+    std::this_thread::yield();
+    leave_yield(cpu);
+    std::int64_t after = steady_now_ns();
+    st.yielded(after - now > slow_yield_ns && (process_cpu_ns() - cpu0) * 2 < after - now, after);
+    if (ready(ctx)) return true;
+    if (st.loaded(after)) return false;
+    now = after;
+  }
+  return false;
+}
 
-namespace sluice::internal {
 
 bool spin_for(const std::atomic<std::uint32_t>& word, std::uint32_t target) noexcept {
   // Acquire pairs with the release exchange in unpark(): seeing the flag makes the

@@ -36,7 +36,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <thread>
+#include <type_traits>
 #include <ctime>
 
 #include "sluice/internal/config.hpp"
@@ -119,6 +121,9 @@ struct spin_state {
     }
   }
   unsigned slow_score = 0;
+  // Co-location evidence (placement.hpp): pieces in a row, and when the last one came.
+  unsigned colocated_seen = 0;
+  std::int64_t colocated_at = 0;
   static constexpr unsigned slow_yield_weight = 8;
   // Enter (or extend) the loaded state at time `now`.
   void overloaded(std::int64_t now) noexcept {
@@ -139,6 +144,10 @@ inline spin_state& this_thread_spin() noexcept {
 
 // This thread's current budget, in pause iterations (tests set it).
 inline unsigned& spin_budget() noexcept { return this_thread_spin().budget; }
+
+// Phases 2 and 3 of spin_until (out of line: they cost microseconds anyway, and keeping them
+// out of every inlined poll loop keeps those loops small): the poll that began at `t0` missed.
+bool spin_missed(spin_state& st, std::int64_t t0, bool (*ready)(void*) noexcept, void* ctx) noexcept;
 
 // Poll `ready` until it returns true or the budget is spent (then yield, unless loaded);
 // true if it became ready. False means: park now (see Invariants).
@@ -168,28 +177,9 @@ bool spin_until(Ready&& ready) noexcept {
     }
     spin_pause();
   }
-  std::int64_t now = steady_now_ns();
-  // Phase 2: a miss. Was the poll preempted? (twice its calibrated time and a slice's worth)
-  std::int64_t expected_ns = static_cast<std::int64_t>(st.budget) * 1000 / pauses_per_us();
-  if (now - t0 > 2 * expected_ns + slow_yield_ns) {
-    st.budget = st.floor();
-  } else {
-    st.miss();
-  }
-  // Phase 3: yield, unless yields are known to hand the core to another process. The test
-  // uses the whole process's CPU time: in a program whose other threads keep the other CPUs
-  // busy it does not fire, and the thread keeps yielding as it did before issue 10.
-  if (st.loaded(now)) return ready();
-  for (int y = 0; y < 2; ++y) {
-    std::int64_t cpu0 = process_cpu_ns();
-    std::this_thread::yield();
-    std::int64_t after = steady_now_ns();
-    st.yielded(after - now > slow_yield_ns && (process_cpu_ns() - cpu0) * 2 < after - now, after);
-    if (ready()) return true;
-    if (st.loaded(after)) return false;
-    now = after;
-  }
-  return false;
+  using R = std::remove_reference_t<Ready>;
+  return spin_missed(st, t0, [](void* r) noexcept -> bool { return (*static_cast<R*>(r))(); },
+                     const_cast<void*>(static_cast<const void*>(std::addressof(ready))));
 }
 
 }  // namespace sluice::internal
