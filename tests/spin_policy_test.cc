@@ -128,11 +128,15 @@ TEST(SpinPolicy, MovesBackOffWhileTheyRecurAndResetAfterACalmSpell) {
   using namespace sluice::internal;
   const std::int64_t t = ms(1000);
   EXPECT_EQ(next_nudge_gap(min_nudge_gap_ns, 0, t), min_nudge_gap_ns);  // the first move
-  std::int64_t gap = min_nudge_gap_ns;
-  for (int i = 0; i < 20; ++i) gap = next_nudge_gap(gap, t, t + recur_ns - 1);  // recurring
+  std::int64_t gap = min_nudge_gap_ns, last = t;
+  for (int i = 0; i < 20; ++i) {  // each move as soon as the gap allows: recurring
+    std::int64_t now = last + gap;
+    gap = next_nudge_gap(gap, last, now);
+    last = now;
+  }
   EXPECT_EQ(gap, max_nudge_gap_ns);
-  EXPECT_EQ(next_nudge_gap(min_nudge_gap_ns, t, t + recur_ns - 1), 2 * min_nudge_gap_ns);
-  EXPECT_EQ(next_nudge_gap(max_nudge_gap_ns, t, t + recur_ns), min_nudge_gap_ns);  // calm spell
+  EXPECT_EQ(next_nudge_gap(min_nudge_gap_ns, t, t + min_nudge_gap_ns + recur_ns - 1), 2 * min_nudge_gap_ns);
+  EXPECT_EQ(next_nudge_gap(max_nudge_gap_ns, t, t + max_nudge_gap_ns + recur_ns), min_nudge_gap_ns);  // calm spell
 }
 
 #if defined(__linux__)

@@ -18,9 +18,9 @@
 //     before returning), one restoring the set it read. A restore that fails aborts.
 //   - At most one move per process per gap (so the two threads of a pair never both move,
 //     which would put them together again). The gap starts at min_nudge_gap_ns and doubles
-//     up to max_nudge_gap_ns while moves recur within recur_ns of each other (the kernel
-//     keeps putting threads back: more of ours than CPUs, or a neighbour of equal weight);
-//     a calm spell resets it.
+//     up to max_nudge_gap_ns while each move comes within recur_ns of the previous gap's end
+//     (the kernel keeps putting threads back: more of ours than CPUs, or a neighbour of
+//     equal weight); a calm spell resets it.
 //   - A thread in the loaded state (spin.hpp: its yields ran an equal-weight stranger) never
 //     moves: it would only trade places with that stranger.
 //   - A thread whose allowed set has one CPU (pinned by the application) never moves.
@@ -41,9 +41,9 @@ inline constexpr std::int64_t max_nudge_gap_ns = 1'000'000'000;
 inline constexpr std::int64_t recur_ns = 50'000'000;
 
 // The wait before the next move may be tried, after a move at `now` that followed the
-// previous one (at `last`, 0: none) with gap `gap`.
+// previous one (at `last`, 0: none), which had set the gap `gap`.
 constexpr std::int64_t next_nudge_gap(std::int64_t gap, std::int64_t last, std::int64_t now) noexcept {
-  if (last == 0 || now - last >= recur_ns) return min_nudge_gap_ns;
+  if (last == 0 || now - last >= gap + recur_ns) return min_nudge_gap_ns;
   return gap * 2 < max_nudge_gap_ns ? gap * 2 : max_nudge_gap_ns;
 }
 
