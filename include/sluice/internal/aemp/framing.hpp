@@ -1,0 +1,95 @@
+// sluice/internal/aemp/framing.hpp - AEMP's data phase: a stream of messages in one framing.
+//
+// Each message is one array [portname, arg...], serialized whole, back to back with no length
+// prefix (../shared/notes/aemp-wire.md, section 2):
+//   json: compact JSON texts (whitespace between texts allowed);
+//   cbor: one CBOR data item per message. Perl sends strings as byte strings (major type 2):
+//         a byte string that is valid UTF-8 becomes a string, any other stays binary.
+//
+// Pure decoders (bytes in, messages or a precise reason out), fuzzed by
+// tests/fuzz/aemp_framing_fuzz.cc.
+//
+// Invariants:
+//   - A decoder first finds where the next message ends with its own scanner, iteratively
+//     (no recursion, so no input can overflow the stack), bounded by limits::max_depth and
+//     limits::max_message; only a complete, bounded text is handed to nlohmann-json.
+//   - A declared CBOR length or count larger than the bytes a message may have is an error at
+//     once (it is never waited for or allocated).
+//   - After an error the decoder stays failed: the connection must end.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace sluice::mp::aemp {
+
+enum class framing { json, cbor };
+
+std::optional<framing> framing_of(std::string_view name);  // "json" / "cbor"
+const char* name_of(framing f);
+
+struct limits {
+  std::size_t max_message = 16u << 20;  // bytes of one encoded message
+  std::size_t max_depth = 64;           // nesting of arrays and maps
+};
+
+// Where an incomplete CBOR scan stopped: the next head's offset and the open containers
+// (items still expected, UINT64_MAX: until a break; for an indefinite string the major type
+// its chunks must have, else -1). Resuming from it makes a long message arriving in many
+// reads cost one pass, not one per read.
+struct cbor_scan {
+  struct frame {
+    std::uint64_t left;
+    int chunks_of;
+  };
+  std::size_t pos = 0;
+  std::vector<frame> stack;
+};
+
+// The skipped length of one well-formed CBOR item at the start of `bytes`: 0 if incomplete
+// (`at` then says where to resume when more bytes follow the same start), -1 (with `why`) if
+// malformed or beyond the limits.
+std::ptrdiff_t cbor_item_length(std::string_view bytes, const limits& l, std::string& why, cbor_scan& at);
+std::ptrdiff_t cbor_item_length(std::string_view bytes, const limits& l, std::string& why);
+
+class decoder {
+ public:
+  explicit decoder(framing f, limits l = {}) : f_(f), l_(l) {}
+
+  // Appends the complete messages in `bytes` (after what came before) to `out`. False on a
+  // protocol error, with the reason in `why`; it then stays false.
+  bool feed(std::string_view bytes, std::vector<nlohmann::json>& out, std::string& why);
+
+  // Bytes received but not yet part of a complete message.
+  std::size_t pending() const { return buf_.size() - pos_; }
+
+ private:
+  // The length of the complete message at buf_[pos_...], 0 if incomplete; -1 on an error.
+  // Where an incomplete JSON scan stopped (offset from pos_, nesting, string state).
+  struct json_scan {
+    std::size_t i = 0, depth = 0;
+    bool in_string = false, escape = false;
+  };
+  std::ptrdiff_t scan(std::string& why);
+  std::ptrdiff_t scan_json(std::string& why);
+  bool decode_one(std::string_view text, std::vector<nlohmann::json>& out, std::string& why) const;
+
+  framing f_;
+  limits l_;
+  std::string buf_;
+  std::size_t pos_ = 0;  // start of the next message in buf_
+  json_scan json_;
+  cbor_scan cbor_;
+  std::string failed_;  // non-empty after an error
+};
+
+// Appends one message in framing `f` to `out`.
+void encode(framing f, const nlohmann::json& message, std::string& out);
+
+}  // namespace sluice::mp::aemp

@@ -1,0 +1,403 @@
+// AEMP's data phase: JSON and CBOR message streams (see sluice/internal/aemp/framing.hpp for
+// the Invariants). The CBOR scanner follows RFC 8949's encoding (major type in the top 3 bits,
+// argument in the low 5; indefinite lengths closed by 0xff).
+#include "sluice/internal/aemp/framing.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+namespace sluice::mp::aemp {
+namespace {
+
+// RFC 3629 UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
+bool valid_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const std::uint8_t*>(text.data());
+  std::size_t i = 0, n = text.size();
+  while (i < n) {
+    std::uint8_t c = s[i];
+    std::size_t len;
+    std::uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1fu; }
+    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0fu; }
+    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07u; }
+    else return false;
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// Decodes one CBOR item that cbor_item_length has accepted (complete, well-formed, nested at
+// most limits::max_depth deep, so the recursion is bounded; tags are skipped in a loop).
+// nlohmann's own from_cbor is not used: it refuses the byte-string map keys Perl sends.
+class cbor_reader {
+ public:
+  explicit cbor_reader(std::string_view b) : p_(reinterpret_cast<const std::uint8_t*>(b.data())), n_(b.size()) {}
+
+  bool item(nlohmann::json& out, std::string& why) {
+    std::uint8_t ib;
+    std::uint64_t arg;
+    do {  // tags: skip to the tagged item
+      if (!has(1)) return truncated(why);
+      ib = p_[pos_];
+      arg = head(ib);
+      if (pos_ > n_) return truncated(why);
+    } while ((ib >> 5) == 6);
+    switch (ib >> 5) {
+      case 0: out = arg; return true;
+      case 1:
+        if (arg > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+          out = -1.0 - static_cast<double>(arg);  // below int64's range: the nearest double
+        } else {
+          out = -1 - static_cast<std::int64_t>(arg);
+        }
+        return true;
+      case 2:
+      case 3: {
+        std::string bytes;
+        if (!string(ib, arg, bytes)) return truncated(why);
+        if (valid_utf8(bytes)) {
+          out = std::move(bytes);
+        } else if ((ib >> 5) == 3) {
+          why = "malformed CBOR: text string is not UTF-8";
+          return false;
+        } else {
+          out = nlohmann::json::binary(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+        }
+        return true;
+      }
+      case 4: {
+        out = nlohmann::json::array();
+        for (std::uint64_t i = 0; more(ib, arg, i); ++i) {
+          if (!has(1)) return truncated(why);
+          nlohmann::json v;
+          if (!item(v, why)) return false;
+          out.push_back(std::move(v));
+        }
+        return true;
+      }
+      case 5: {
+        out = nlohmann::json::object();
+        for (std::uint64_t i = 0; more(ib, arg, i); ++i) {
+          if (!has(1)) return truncated(why);
+          nlohmann::json k, v;
+          if (!item(k, why)) return false;
+          if (!k.is_string()) {
+            why = "malformed CBOR: a map key that is not a string";
+            return false;
+          }
+          if (!item(v, why)) return false;
+          out[k.get_ref<const std::string&>()] = std::move(v);
+        }
+        return true;
+      }
+      default: return simple(ib, arg, out, why);
+    }
+  }
+
+ private:
+  bool has(std::uint64_t k) const { return pos_ <= n_ && k <= n_ - pos_; }
+  static bool truncated(std::string& why) {
+    why = "malformed CBOR";
+    return false;
+  }
+  // Reads a head at pos_; returns its argument. Past the end (which the scanner rules out)
+  // it leaves pos_ beyond n_ for the caller to see.
+  std::uint64_t head(std::uint8_t ib) {
+    ++pos_;
+    const int ai = ib & 31;
+    if (ai < 24) return static_cast<std::uint64_t>(ai);
+    if (ai >= 28) return indefinite_arg;
+    std::size_t w = std::size_t{1} << (ai - 24);
+    if (!has(w)) {
+      pos_ = n_ + 1;
+      return 0;
+    }
+    std::uint64_t v = 0;
+    for (std::size_t k = 0; k < w; ++k) v = (v << 8) | p_[pos_++];
+    return v;
+  }
+  // Whether a container with head `ib`, argument `arg` has an i-th entry (consumes a break).
+  bool more(std::uint8_t ib, std::uint64_t arg, std::uint64_t i) {
+    if ((ib & 31) != 31) return i < arg;
+    if (has(1) && p_[pos_] == 0xff) {
+      ++pos_;
+      return false;
+    }
+    return true;
+  }
+  bool string(std::uint8_t ib, std::uint64_t arg, std::string& s) {
+    if ((ib & 31) != 31) {
+      if (!has(arg)) return false;
+      s.assign(reinterpret_cast<const char*>(p_ + pos_), static_cast<std::size_t>(arg));
+      pos_ += static_cast<std::size_t>(arg);
+      return true;
+    }
+    for (;;) {  // definite chunks of the same type (checked by the scanner), then the break
+      if (!has(1)) return false;
+      if (p_[pos_] == 0xff) break;
+      std::uint64_t len = head(p_[pos_]);
+      if (!has(len)) return false;
+      s.append(reinterpret_cast<const char*>(p_ + pos_), static_cast<std::size_t>(len));
+      pos_ += static_cast<std::size_t>(len);
+    }
+    ++pos_;
+    return true;
+  }
+  bool simple(std::uint8_t ib, std::uint64_t arg, nlohmann::json& out, std::string& why) {
+    switch (ib & 31) {
+      case 20: out = false; return true;
+      case 21: out = true; return true;
+      case 22:
+      case 23: out = nullptr; return true;  // null, undefined
+      case 25: out = half(static_cast<std::uint16_t>(arg)); return true;
+      case 26: {
+        std::uint32_t b = static_cast<std::uint32_t>(arg);
+        float f;
+        std::memcpy(&f, &b, sizeof f);
+        out = static_cast<double>(f);
+        return true;
+      }
+      case 27: {
+        double d;
+        std::memcpy(&d, &arg, sizeof d);
+        out = d;
+        return true;
+      }
+      default: why = "malformed CBOR: unknown simple value"; return false;
+    }
+  }
+  static double half(std::uint16_t h) {  // RFC 8949, appendix D
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v = e == 0 ? std::ldexp(m, -24) : e != 31 ? std::ldexp(m + 1024, e - 25)
+                                                     : (m == 0 ? std::numeric_limits<double>::infinity()
+                                                               : std::numeric_limits<double>::quiet_NaN());
+    return (h & 0x8000) ? -v : v;
+  }
+
+  static constexpr std::uint64_t indefinite_arg = std::numeric_limits<std::uint64_t>::max();
+  const std::uint8_t* p_;
+  std::size_t n_;  // the reader never reads past it, even if the scanner were wrong
+  std::size_t pos_ = 0;
+};
+
+constexpr std::uint64_t indefinite = std::numeric_limits<std::uint64_t>::max();
+
+}  // namespace
+
+std::optional<framing> framing_of(std::string_view name) {
+  if (name == "json") return framing::json;
+  if (name == "cbor") return framing::cbor;
+  return std::nullopt;
+}
+
+const char* name_of(framing f) { return f == framing::json ? "json" : "cbor"; }
+
+std::ptrdiff_t cbor_item_length(std::string_view bytes, const limits& l, std::string& why) {
+  cbor_scan fresh;
+  return cbor_item_length(bytes, l, why, fresh);
+}
+
+std::ptrdiff_t cbor_item_length(std::string_view bytes, const limits& l, std::string& why, cbor_scan& at) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  const std::size_t n = bytes.size();
+  std::size_t pos = at.pos;
+  std::vector<cbor_scan::frame>& stack = at.stack;
+  auto fail = [&](const char* reason) {
+    why = reason;
+    at = cbor_scan{};
+    return std::ptrdiff_t{-1};
+  };
+  auto incomplete = [&] {  // pos is always at the start of a head here: resume from it
+    at.pos = pos;
+    return std::ptrdiff_t{0};
+  };
+  for (;;) {
+    if (pos > l.max_message) return fail("message too large");
+    if (pos >= n) return incomplete();
+    // Step 1: the head: major type, argument (immediate, 1, 2, 4 or 8 bytes, or indefinite).
+    const std::uint8_t ib = p[pos];
+    const int major = ib >> 5, ai = ib & 31;
+    std::uint64_t arg = 0;
+    bool open_ended = false;  // indefinite length (ai 31): never inferred from arg's value
+    std::size_t head = 1;
+    if (ai < 24) {
+      arg = static_cast<std::uint64_t>(ai);
+    } else if (ai <= 27) {
+      std::size_t w = std::size_t{1} << (ai - 24);
+      if (pos + 1 + w > n) return incomplete();
+      for (std::size_t k = 0; k < w; ++k) arg = (arg << 8) | p[pos + 1 + k];
+      head += w;
+    } else if (ai < 31) {
+      return fail("malformed CBOR: reserved additional information");
+    } else {
+      open_ended = true;
+    }
+    // Step 2: inside an indefinite string only definite chunks of its type, or the break.
+    const bool is_break = ib == 0xff;
+    if (!stack.empty() && stack.back().chunks_of >= 0 && !is_break &&
+        (major != stack.back().chunks_of || open_ended)) {
+      return fail("malformed CBOR: bad chunk in an indefinite string");
+    }
+    // Step 3: what the head opens or completes.
+    bool done = false;  // a whole item ended at pos (after this head and its payload)
+    if (is_break) {
+      if (stack.empty() || stack.back().left != indefinite) return fail("malformed CBOR: unexpected break");
+      pos += 1;
+      stack.pop_back();
+      done = true;
+    } else if (open_ended && (major < 2 || major == 6 || major == 7)) {
+      return fail("malformed CBOR: indefinite length on a type without one");
+    } else if (major <= 1 || major == 7) {
+      pos += head;
+      done = true;
+    } else if (major == 6) {
+      pos += head;  // a tag: its item follows
+    } else if (major <= 3) {
+      if (open_ended) {
+        stack.push_back({indefinite, major});
+        pos += head;
+      } else {
+        if (arg > l.max_message) return fail("CBOR string longer than a message may be");
+        if (pos + head + arg > n) return incomplete();
+        pos += head + static_cast<std::size_t>(arg);
+        done = true;
+      }
+    } else {  // 4: array, 5: map
+      std::uint64_t items = open_ended ? indefinite : arg;
+      if (!open_ended) {
+        if (arg > l.max_message / 2) return fail("CBOR container larger than a message may be");
+        if (major == 5) items = 2 * arg;
+      }
+      pos += head;
+      if (items == 0) {
+        done = true;
+      } else {
+        stack.push_back({items, -1});
+        if (stack.size() > l.max_depth) return fail("message nested too deeply");
+      }
+    }
+    // Step 4: an item that ended completes its parents' counts.
+    while (done && !stack.empty()) {
+      cbor_scan::frame& top = stack.back();
+      if (top.left == indefinite) break;
+      if (--top.left != 0) break;
+      stack.pop_back();
+    }
+    if (done && stack.empty()) {
+      if (pos > l.max_message) return fail("message too large");
+      at = cbor_scan{};
+      return static_cast<std::ptrdiff_t>(pos);
+    }
+  }
+}
+
+std::ptrdiff_t decoder::scan_json(std::string& why) {
+  const char* p = buf_.data() + pos_;
+  const std::size_t n = buf_.size() - pos_;
+  json_scan& st = json_;
+  for (; st.i < n; ++st.i) {
+    if (st.i >= l_.max_message) {
+      why = "message too large";
+      return -1;
+    }
+    const char c = p[st.i];
+    if (st.in_string) {
+      if (st.escape) st.escape = false;
+      else if (c == '\\') st.escape = true;
+      else if (c == '"') st.in_string = false;
+      continue;
+    }
+    if (st.depth == 0 && c != '[') {
+      why = "message is not a JSON array";
+      return -1;
+    }
+    if (c == '"') {
+      st.in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++st.depth > l_.max_depth) {
+        why = "message nested too deeply";
+        return -1;
+      }
+    } else if (c == ']' || c == '}') {
+      if (--st.depth == 0) {
+        std::size_t len = st.i + 1;
+        st = json_scan{};
+        return static_cast<std::ptrdiff_t>(len);
+      }
+    }
+  }
+  return 0;
+}
+
+std::ptrdiff_t decoder::scan(std::string& why) {
+  return f_ == framing::json ? scan_json(why)
+                             : cbor_item_length(std::string_view(buf_).substr(pos_), l_, why, cbor_);
+}
+
+bool decoder::decode_one(std::string_view text, std::vector<nlohmann::json>& out, std::string& why) const {
+  nlohmann::json j;
+  if (f_ == framing::json) {
+    j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  } else {
+    if (!cbor_reader(text).item(j, why)) return false;
+  }
+  if (j.is_discarded()) {
+    why = "malformed JSON";
+    return false;
+  }
+  if (!j.is_array()) {
+    why = "message is not an array";
+    return false;
+  }
+  out.push_back(std::move(j));
+  return true;
+}
+
+bool decoder::feed(std::string_view bytes, std::vector<nlohmann::json>& out, std::string& why) {
+  if (!failed_.empty()) {
+    why = failed_;
+    return false;
+  }
+  buf_.append(bytes);
+  for (;;) {
+    // Whitespace between JSON texts is allowed.
+    if (f_ == framing::json) {
+      while (pos_ < buf_.size() && std::strchr(" \t\r\n", buf_[pos_]) != nullptr && buf_[pos_] != '\0') ++pos_;
+    }
+    if (pos_ == buf_.size()) break;
+    std::ptrdiff_t len = scan(why);
+    if (len < 0 || (len > 0 && !decode_one(std::string_view(buf_).substr(pos_, static_cast<std::size_t>(len)), out, why))) {
+      failed_ = why;
+      return false;
+    }
+    if (len == 0) break;
+    pos_ += static_cast<std::size_t>(len);
+  }
+  // Keep the buffer from growing: drop what was consumed once it is most of it.
+  if (pos_ > 0 && pos_ * 2 >= buf_.size()) {
+    buf_.erase(0, pos_);
+    pos_ = 0;
+  }
+  return true;
+}
+
+void encode(framing f, const nlohmann::json& message, std::string& out) {
+  if (f == framing::json) {
+    out += message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    nlohmann::json::to_cbor(message, out);
+  }
+}
+
+}  // namespace sluice::mp::aemp

@@ -1,0 +1,258 @@
+// Issue 11: the AEMP codecs (greeting, authentication, JSON and CBOR framing) on the byte
+// streams of real AnyEvent::MP 2.02 connections (tests/data/aemp, captured from the Perl node
+// in ../shared/oracles/aemp-perl with the secret "interop-test-secret"), then on bad input.
+#include <sluice/internal/aemp/auth.hpp>
+#include <sluice/internal/aemp/framing.hpp>
+#include <sluice/internal/aemp/greeting.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef SLUICE_TEST_DATA_DIR
+#define SLUICE_TEST_DATA_DIR "tests/data"  // Bazel runs tests from the workspace's runfiles
+#endif
+
+namespace aemp = sluice::mp::aemp;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string secret = "interop-test-secret";
+
+std::string read_file(const std::string& rel) {
+  std::ifstream in(std::string(SLUICE_TEST_DATA_DIR) + "/aemp/" + rel, std::ios::binary);
+  if (!in) ADD_FAILURE() << "cannot read test data " << rel;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// One direction of a captured connection, split as the protocol splits it.
+struct side {
+  std::string line1, line2, auth;
+  std::string data;  // everything after the authentication line
+};
+
+side split(const std::string& stream) {
+  aemp::line_reader r;
+  r.feed(stream);
+  bool too_long = false;
+  side s;
+  s.line1 = r.next(too_long).value_or("");
+  s.line2 = r.next(too_long).value_or("");
+  s.auth = r.next(too_long).value_or("");
+  EXPECT_FALSE(too_long);
+  s.data = r.take_rest();
+  return s;
+}
+
+// The messages decoded.txt lists for one direction ("  >" connector to listener, "  <" back),
+// as JSON (the tool prints CBOR byte strings as b"...", which are UTF-8 text here).
+std::vector<json> expected(const std::string& dir, const char* mark) {
+  std::istringstream in(read_file(dir + "/decoded.txt"));
+  std::vector<json> out;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(mark, 0) != 0) continue;
+    std::string text = line.substr(4, line.find("    (") - 4);
+    text = std::regex_replace(text, std::regex(R"((^|[\[{ ,:])b")"), "$1\"");
+    out.push_back(json::parse(text));
+  }
+  return out;
+}
+
+std::vector<json> decode_all(aemp::framing f, const std::string& data, std::size_t chunk) {
+  aemp::decoder d(f);
+  std::vector<json> out;
+  std::string why;
+  for (std::size_t at = 0; at < data.size(); at += chunk) {
+    EXPECT_TRUE(d.feed(std::string_view(data).substr(at, chunk), out, why)) << why;
+  }
+  EXPECT_EQ(d.pending(), 0u);
+  return out;
+}
+
+void check_capture(const std::string& dir, aemp::framing f) {
+  side c = split(read_file(dir + "/conn1.c2s.bin"));
+  side s = split(read_file(dir + "/conn1.s2c.bin"));
+  // Step 1: greetings.
+  std::string why;
+  auto gc = aemp::parse_greeting(c.line1, why);
+  auto gs = aemp::parse_greeting(s.line1, why);
+  ASSERT_TRUE(gc && gs) << why;
+  EXPECT_EQ(gc->nodeid, "nodeB");
+  EXPECT_EQ(gs->nodeid, "nodeA");
+  EXPECT_EQ(gc->auths, (std::vector<std::string>{"tls_sha3_512", "hmac_sha3_512", "tls_anon", "cleartext"}));
+  EXPECT_EQ(gs->key("provider"), "AE-2.01");
+  EXPECT_EQ(c.line2.size(), 88u);
+  EXPECT_EQ(aemp::format_greeting(*gc), c.line1) << "a parsed greeting prints as it was";
+  // Step 2: both tokens, recomputed from each side's point of view.
+  auto ac = aemp::parse_auth_line(c.auth, why);
+  auto as = aemp::parse_auth_line(s.auth, why);
+  ASSERT_TRUE(ac && as) << why;
+  EXPECT_EQ(ac->method, "hmac_sha3_512");
+  EXPECT_EQ(ac->framing, aemp::name_of(f));
+  EXPECT_EQ(ac->token, aemp::hmac_sha3_512_hex(secret, aemp::auth_message(c.line1, c.line2, s.line1, s.line2)));
+  EXPECT_EQ(as->token, aemp::hmac_sha3_512_hex(secret, aemp::auth_message(s.line1, s.line2, c.line1, c.line2)));
+  aemp::auth_keys keys{secret, false, false};
+  EXPECT_TRUE(aemp::check_token(*ac, keys, aemp::auth_message(c.line1, c.line2, s.line1, s.line2), why)) << why;
+  aemp::auth_keys wrong{std::string("not-the-secret"), false, false};
+  EXPECT_FALSE(aemp::check_token(*ac, wrong, aemp::auth_message(c.line1, c.line2, s.line1, s.line2), why));
+  // Step 3: every message of both directions, whole and fed one byte at a time.
+  for (auto [data, mark] : {std::pair{c.data, "  >"}, std::pair{s.data, "  <"}}) {
+    auto want = expected(dir, mark);
+    ASSERT_FALSE(want.empty());
+    EXPECT_EQ(decode_all(f, data, data.size()), want);
+    EXPECT_EQ(decode_all(f, data, 1), want);
+    // What we encode, we decode the same way.
+    std::string again;
+    for (const auto& m : want) aemp::encode(f, m, again);
+    EXPECT_EQ(decode_all(f, again, 7), want);
+  }
+}
+
+}  // namespace
+
+TEST(AempCodec, DecodesARealPerlConnectionWithJsonFraming) { check_capture("tap-json", aemp::framing::json); }
+
+TEST(AempCodec, DecodesARealPerlConnectionWithCborFraming) { check_capture("tap-cbor", aemp::framing::cbor); }
+
+TEST(AempCodec, GreetingsAreCheckedInOrder) {
+  std::string why;
+  EXPECT_FALSE(aemp::parse_greeting("HTTP/1.1 200 OK", why));
+  EXPECT_EQ(why, "not an AEMP greeting");
+  EXPECT_FALSE(aemp::parse_greeting("aemp;2;n;hmac_sha3_512;json", why));
+  EXPECT_EQ(why, "version mismatch");
+  EXPECT_FALSE(aemp::parse_greeting("aemp;1;n", why));
+  EXPECT_FALSE(aemp::parse_greeting("aemp;1;a#b;hmac_sha3_512;json", why));
+  EXPECT_FALSE(aemp::parse_greeting(std::string("aemp;1;a\x01;hmac_sha3_512;json"), why));
+  auto g = aemp::parse_greeting("aemp;1;n;hmac_sha3_512;cbor,json;tls=1.0;bare", why);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->key("tls"), "1.0");
+  EXPECT_EQ(g->key("bare"), "");
+  EXPECT_FALSE(g->key("absent"));
+  EXPECT_EQ(aemp::first_shared(g->framings, {"json", "cbor"}), "cbor") << "the peer's preference wins";
+}
+
+TEST(AempCodec, HandshakeLinesAreBoundedAndLoseTheirCarriageReturn) {
+  aemp::line_reader r;
+  bool too_long = false;
+  r.feed("one\r\ntw");
+  EXPECT_EQ(r.next(too_long), "one");
+  EXPECT_FALSE(r.next(too_long));
+  r.feed("o\n[\"x\"]");
+  EXPECT_EQ(r.next(too_long), "two");
+  EXPECT_EQ(r.take_rest(), "[\"x\"]");
+  aemp::line_reader big;
+  big.feed(std::string(aemp::max_handshake_line + 1, 'a'));
+  EXPECT_FALSE(big.next(too_long));
+  EXPECT_TRUE(too_long);
+}
+
+TEST(AempCodec, NoncesAreFreshBase64Of66Bytes) {
+  std::string a = aemp::make_nonce(), b = aemp::make_nonce();
+  EXPECT_EQ(a.size(), 88u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"), std::string::npos);
+}
+
+TEST(AempCodec, TokensMatchTheStandardConstructions) {
+  // SHA3-512("") and HMAC-SHA3-512 from NIST's and RFC-style known answers.
+  EXPECT_EQ(aemp::sha3_512_hex(""),
+            "a69f73cca23a9ac5c8b567dc185a756e97c982164fe25859e0d1dcc1475c80a6"
+            "15b2123af1f5f94c11e3e9402c3ac558f500199d95b6d3e301758586281dcd26");
+  aemp::auth_keys tls{std::nullopt, true, false};
+  EXPECT_EQ(aemp::offered_methods(tls), std::vector<std::string>{"tls_sha3_512"});
+  EXPECT_EQ(aemp::make_token("tls_sha3_512", tls, "m"), aemp::sha3_512_hex("m"));
+  EXPECT_EQ(aemp::make_token("tls_anon", tls, "m"), "");
+  EXPECT_FALSE(aemp::make_token("hmac_sha3_512", tls, "m")) << "no secret, no HMAC";
+  std::string why;
+  aemp::auth_keys keys{std::string("s"), false, false};
+  EXPECT_FALSE(aemp::check_token({"cleartext", "73", "json"}, keys, "m", why)) << "cleartext is refused by default";
+  keys.accept_cleartext = true;
+  EXPECT_TRUE(aemp::check_token({"cleartext", "73", "json"}, keys, "m", why)) << why;
+  EXPECT_FALSE(aemp::check_token({"tls_sha3_512", aemp::sha3_512_hex("m"), "json"}, keys, "m", why))
+      << "a TLS method without TLS";
+}
+
+namespace {
+
+// Feeds `bytes` to a fresh decoder; returns the error, or "" if it took them.
+std::string error_of(aemp::framing f, const std::string& bytes, aemp::limits l = {}) {
+  aemp::decoder d(f, l);
+  std::vector<json> out;
+  std::string why;
+  if (d.feed(bytes, out, why)) return "";
+  std::string again;
+  EXPECT_FALSE(d.feed("[]", out, again)) << "a failed decoder stays failed";
+  return why;
+}
+
+std::string bytes(std::initializer_list<int> b) {
+  std::string s;
+  for (int x : b) s += static_cast<char>(x);
+  return s;
+}
+
+}  // namespace
+
+TEST(AempCodec, BadJsonEndsTheConnectionWithAReason) {
+  EXPECT_EQ(error_of(aemp::framing::json, "{\"a\":1}"), "message is not a JSON array");
+  EXPECT_EQ(error_of(aemp::framing::json, "[1,}"), "malformed JSON");
+  EXPECT_EQ(error_of(aemp::framing::json, std::string(100, '[')), "message nested too deeply");
+  aemp::limits small;
+  small.max_message = 16;
+  EXPECT_EQ(error_of(aemp::framing::json, "[\"" + std::string(20, 'x'), small), "message too large");
+  EXPECT_EQ(error_of(aemp::framing::json, "[\"ok\"] \n [\"a]\\\"\"]"), "") << "brackets and quotes inside strings";
+  EXPECT_EQ(error_of(aemp::framing::json, "[\"\xff\"]"), "malformed JSON") << "invalid UTF-8";
+}
+
+TEST(AempCodec, BadCborEndsTheConnectionWithAReason) {
+  EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0xa0})), "message is not an array");
+  EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0x81, 0x1c})), "malformed CBOR: reserved additional information");
+  EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0xff})), "malformed CBOR: unexpected break");
+  EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0x81, 0x5b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})),
+            "CBOR string longer than a message may be") << "a huge declared length is refused, not awaited";
+  EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0x9b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})),
+            "CBOR container larger than a message may be");
+  EXPECT_EQ(error_of(aemp::framing::cbor, std::string(100, '\x81')), "message nested too deeply");
+  EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0x81, 0x5f, 0x61, 0x61, 0xff})),
+            "malformed CBOR: bad chunk in an indefinite string");
+  EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0x81, 0x1f})), "malformed CBOR: indefinite length on a type without one");
+  // Indefinite array of an indefinite byte string of two chunks: ["ab"].
+  aemp::decoder d(aemp::framing::cbor);
+  std::vector<json> out;
+  std::string why;
+  ASSERT_TRUE(d.feed(bytes({0x9f, 0x5f, 0x41, 0x61, 0x41, 0x62, 0xff, 0xff}), out, why)) << why;
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], json::array({"ab"}));
+}
+
+TEST(AempCodec, CborByteStringsBecomeTextOnlyWhenTheyAreUtf8) {
+  aemp::decoder d(aemp::framing::cbor);
+  std::vector<json> out;
+  std::string why;
+  // [h'C3A9', h'FF'] : "é" and a byte that is no UTF-8.
+  ASSERT_TRUE(d.feed(bytes({0x82, 0x42, 0xc3, 0xa9, 0x41, 0xff}), out, why)) << why;
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0][0], "\xc3\xa9");
+  EXPECT_TRUE(out[0][1].is_binary());
+}
+
+TEST(AempCodec, CborScalarsMapKeysAndTagsDecodeAsPerlSendsThem) {
+  aemp::decoder d(aemp::framing::cbor);
+  std::vector<json> out;
+  std::string why;
+  // [-1, -500, 1.5 (half), 0.25 (single), true, null, undefined, tag 1 (42), {h'6B': 1}]
+  ASSERT_TRUE(d.feed(bytes({0x89, 0x20, 0x39, 0x01, 0xf3, 0xf9, 0x3e, 0x00, 0xfa, 0x3e, 0x80, 0x00, 0x00, 0xf5,
+                            0xf6, 0xf7, 0xc1, 0x18, 0x2a, 0xa1, 0x41, 0x6b, 0x01}),
+                     out, why))
+      << why;
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], json::parse(R"([-1, -500, 1.5, 0.25, true, null, null, 42, {"k": 1}])"));
+  EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0x81, 0x61, 0xff})), "malformed CBOR: text string is not UTF-8");
+  EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0x81, 0xa1, 0x01, 0x01})), "malformed CBOR: a map key that is not a string");
+}

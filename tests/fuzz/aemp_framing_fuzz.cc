@@ -1,0 +1,68 @@
+// libFuzzer target: AEMP's JSON and CBOR stream decoders (sluice/internal/aemp/framing.hpp).
+// Input: byte 0 picks the framing (even: json, odd: cbor), byte 1 the read size (1-256); the
+// rest is the stream. Checked on every input: feeding it whole and in reads of that size
+// gives the same messages (or both fail), and whatever decodes re-encodes to bytes that decode
+// and re-encode to the same bytes. Run: tools/fuzz.
+#include <sluice/internal/aemp/framing.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aemp = sluice::mp::aemp;
+
+namespace {
+
+[[noreturn]] void broken(const char* what) {
+  std::fprintf(stderr, "aemp_framing_fuzz: %s\n", what);
+  std::abort();
+}
+
+bool decode(aemp::framing f, std::string_view data, std::size_t chunk, std::vector<nlohmann::json>& out) {
+  aemp::limits l;
+  l.max_message = 1 << 16;
+  l.max_depth = 32;
+  aemp::decoder d(f, l);
+  std::string why;
+  for (std::size_t at = 0; at < data.size(); at += chunk) {
+    if (!d.feed(data.substr(at, chunk), out, why)) {
+      if (why.empty()) broken("an error without a reason");
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string encode_all(aemp::framing f, const std::vector<nlohmann::json>& ms) {
+  std::string out;
+  for (const auto& m : ms) aemp::encode(f, m, out);
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 2) return 0;
+  const aemp::framing f = data[0] % 2 ? aemp::framing::cbor : aemp::framing::json;
+  const std::size_t chunk = data[1] + 1u;
+  std::string_view stream(reinterpret_cast<const char*>(data + 2), size - 2);
+  std::vector<nlohmann::json> whole, pieces;
+  bool ok_whole = decode(f, stream, stream.size() ? stream.size() : 1, whole);
+  bool ok_pieces = decode(f, stream, chunk, pieces);
+  // Messages before an error are delivered either way; the verdict must agree.
+  if (ok_whole != ok_pieces) broken("whole and chunked feeding disagree on the verdict");
+  std::string a = encode_all(f, whole), b = encode_all(f, pieces);
+  if (a != b) broken("whole and chunked feeding decoded different messages");
+  std::vector<nlohmann::json> again;
+  if (f == aemp::framing::json) {
+    // JSON text re-encoded from decoded messages always decodes.
+    if (!decode(f, a, a.size() ? a.size() : 1, again)) broken("re-encoded JSON does not decode");
+    if (encode_all(f, again) != a) broken("JSON does not round-trip");
+  } else if (decode(f, a, a.size() ? a.size() : 1, again) && encode_all(f, again) != a) {
+    broken("CBOR does not round-trip");
+  }
+  return 0;
+}
