@@ -1,9 +1,12 @@
 // libFuzzer target: AEMP's handshake parsers (greeting lines, the line reader, the
 // authentication line; sluice/internal/aemp/{greeting,auth}.hpp). Checked on every input: a
 // greeting that parses prints to a line that parses to the same greeting, an authentication
-// line likewise, and the line reader never hands out a line over the limit. Run: tools/fuzz.
+// line likewise, the line reader never hands out a line over the limit, and a handshake fed
+// the input ends failed with a reason or still waiting, never done without a valid peer.
+// Run: tools/fuzz.
 #include <sluice/internal/aemp/auth.hpp>
 #include <sluice/internal/aemp/greeting.hpp>
+#include <sluice/internal/aemp/handshake.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -57,5 +60,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_line(*line);
   }
   check_line(in);
+  aemp::handshake_config cfg;
+  cfg.nodeid = "fuzz";
+  cfg.secret = "s";
+  aemp::handshake h(cfg, "nonce");
+  h.feed(in.substr(0, cut));
+  auto st = h.feed(in.substr(cut));
+  if (st == aemp::handshake::step::failed && h.error().empty()) broken("a failed handshake without a reason");
+  if (st == aemp::handshake::step::done && !aemp::valid_nodeid(h.peer().nodeid)) broken("done with an invalid peer");
+  (void)h.take_output();
+  (void)h.take_rest();
   return 0;
 }
