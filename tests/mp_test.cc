@@ -43,7 +43,18 @@ TEST(PortId, PrintsParsesHashesAndCompares) {
   std::unordered_set<port_id> set{p, copy};
   EXPECT_EQ(set.size(), 1u);
   EXPECT_THROW(port_id::parse("no-hash"), std::invalid_argument);
-  EXPECT_THROW(port_id::parse("node#12x"), std::invalid_argument);
+  EXPECT_THROW(port_id::parse("#12"), std::invalid_argument);
+  EXPECT_THROW(port_id::parse("node#"), std::invalid_argument);
+  // AnyEvent::MP port names are strings (random alphanumerics, or words for well-known ports),
+  // split from the node at the first '#'.
+  port_id perl = port_id::parse("nodeA#zUUH6C0FLb");
+  EXPECT_EQ(perl.node(), "nodeA");
+  EXPECT_EQ(perl.name(), "zUUH6C0FLb");
+  EXPECT_EQ(perl.id(), 0u);
+  EXPECT_TRUE(perl.valid());
+  EXPECT_EQ(port_id::parse("a#b#c").name(), "b#c");
+  EXPECT_EQ(port_id::parse("n#42"), port_id("n", 42));
+  EXPECT_EQ(port_id::parse("n#042").id(), 0u) << "not the number 42: a name";
   message m = {"ping", p};
   EXPECT_TRUE(m[1].is_string());
   EXPECT_EQ(m[1].get<port_id>(), p);

@@ -31,8 +31,8 @@
 // kills the port normally; throwing kills it with ["die", what()]. If the port is killed
 // from outside, the mailbox's waiting calls throw sluice::mp::port_killed.
 //
-// Names: node ids and port ids are printable ("NODE#ID") and cross the network as strings in
-// a later release; spawn takes a node id, which today must be node_id().
+// Names: node ids and port ids are printable ("NODE#NAME") and cross the network as strings
+// (<sluice/node.hpp>); spawn takes a node id, which today must be node_id().
 //
 // Thread-safety: every function may be called from any thread. Callbacks (handlers, monitor
 // callbacks, spawn init functions, psub bodies) run on scheduler threads with self() set.
@@ -55,23 +55,45 @@ namespace sluice::mp {
 
 using message = nlohmann::json;
 
+// A port's address: its node and its name, printed "NODE#NAME". Ports made in this process
+// are numbered (the name is the decimal number); ports of other nodes may have any name (an
+// AnyEvent::MP node names its ports with random alphanumerics, and well-known ports with
+// words: "nodeA#echo").
 class port_id {
  public:
   port_id() = default;  // refers to no port
-  port_id(std::string node, std::uint64_t id) : node_(std::move(node)), id_(id) {}
+  port_id(std::string node, std::uint64_t id)
+      : node_(std::move(node)), name_(id ? std::to_string(id) : std::string()), id_(id) {}
+  port_id(std::string node, std::string name) : node_(std::move(node)), name_(std::move(name)), id_(number(name_)) {}
 
   const std::string& node() const noexcept { return node_; }
-  std::uint64_t id() const noexcept { return id_; }
-  std::string str() const { return node_ + "#" + std::to_string(id_); }
-  bool valid() const noexcept { return id_ != 0; }
+  const std::string& name() const noexcept { return name_; }
+  std::uint64_t id() const noexcept { return id_; }  // the number if the name is one, else 0
+  std::string str() const { return node_ + "#" + name_; }
+  bool valid() const noexcept { return !name_.empty(); }
 
-  // Parses "NODE#ID"; throws std::invalid_argument on anything else.
+  // Parses "NODE#NAME" (split at the first '#', as AnyEvent::MP does); throws
+  // std::invalid_argument for a missing '#', an empty node or an empty name.
   static port_id parse(std::string_view s);
 
-  friend bool operator==(const port_id& a, const port_id& b) noexcept { return a.id_ == b.id_ && a.node_ == b.node_; }
+  friend bool operator==(const port_id& a, const port_id& b) noexcept {
+    return a.id_ == b.id_ && a.name_ == b.name_ && a.node_ == b.node_;
+  }
 
  private:
+  // The decimal number a name spells (no sign, no leading zero, fits 64 bits), else 0.
+  static std::uint64_t number(const std::string& name) noexcept {
+    if (name.empty() || name.size() > 19 || name[0] == '0') return 0;
+    std::uint64_t v = 0;
+    for (char c : name) {
+      if (c < '0' || c > '9') return 0;
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return v;
+  }
+
   std::string node_;
+  std::string name_;
   std::uint64_t id_ = 0;
 };
 
@@ -180,6 +202,6 @@ port_id port_async(std::function<void(mailbox&)> body);
 template <>
 struct std::hash<sluice::mp::port_id> {
   std::size_t operator()(const sluice::mp::port_id& p) const noexcept {
-    return std::hash<std::uint64_t>{}(p.id()) ^ (std::hash<std::string>{}(p.node()) << 1);
+    return std::hash<std::string>{}(p.name()) ^ (std::hash<std::string>{}(p.node()) << 1);
   }
 };

@@ -3,6 +3,7 @@
 
 #include "sluice/alt.hpp"
 #include "sluice/mp.hpp"
+#include "sluice/node.hpp"
 #include "sluice/channel.hpp"
 #include "sluice/consumer_thread.hpp"
 #include "sluice/coroutine.hpp"

@@ -28,6 +28,19 @@ shard& shard_of(std::uint64_t id) { return shards()[id % shard_count]; }
 
 std::atomic<std::uint64_t> next_id{1};
 
+// Ports with a name instead of a number (named_port, and ports spawned by other nodes, whose
+// names the spawning node chooses).
+struct named_ports {
+  std::mutex m;
+  std::unordered_map<std::string, std::shared_ptr<port_state>> ports;
+};
+named_ports& named() {
+  static auto* n = new named_ports();  // never destroyed (see shards)
+  return *n;
+}
+
+std::atomic<remote_hooks*> remote_layer{nullptr};
+
 struct function_table {
   std::mutex m;
   std::unordered_map<std::string, std::function<void(const message&)>> fns;
@@ -40,6 +53,9 @@ function_table& functions() {
 }  // namespace
 
 std::shared_ptr<port_state> create_port_in(std::shared_ptr<mailbox_state> mb);
+
+void set_remote(remote_hooks* r) { remote_layer.store(r, std::memory_order_release); }  // pairs with remote()
+remote_hooks* remote() { return remote_layer.load(std::memory_order_acquire); }  // pairs with set_remote
 
 current_port::current_port(const port_id* p) : saved(current) { current = p; }
 current_port::~current_port() { current = saved; }
@@ -62,7 +78,13 @@ port_state* cached(const port_id& p) {
 }
 
 std::shared_ptr<port_state> find(const port_id& p) {
-  if (p.id() == 0 || p.node() != this_node()) return nullptr;
+  if (p.node() != this_node()) return nullptr;
+  if (p.id() == 0) {
+    named_ports& n = named();
+    std::lock_guard<std::mutex> g(n.m);
+    auto it = n.ports.find(p.name());
+    return it == n.ports.end() ? nullptr : it->second;
+  }
   shard& s = shard_of(p.id());
   std::lock_guard<std::mutex> g(s.m);
   auto it = s.ports.find(p.id());
@@ -83,7 +105,27 @@ std::shared_ptr<port_state> create_port_in(std::shared_ptr<mailbox_state> mb) {
   return ps;
 }
 
+std::shared_ptr<port_state> create_named_port(const std::string& name) {
+  if (name.empty()) throw std::invalid_argument("sluice::mp::named_port: an empty name");
+  if (port_id(this_node(), name).id() != 0) {
+    throw std::invalid_argument("sluice::mp::named_port: \"" + name + "\" is a number, which names numbered ports");
+  }
+  auto ps = std::make_shared<port_state>();
+  ps->id = port_id(this_node(), name);
+  named_ports& n = named();
+  std::lock_guard<std::mutex> g(n.m);
+  if (!n.ports.emplace(name, ps).second) {
+    throw std::invalid_argument("sluice::mp::named_port: \"" + name + "\" is taken");
+  }
+  return ps;
+}
+
 bool remove(const port_id& p) {
+  if (p.id() == 0) {
+    named_ports& n = named();
+    std::lock_guard<std::mutex> g(n.m);
+    return n.ports.erase(p.name()) > 0;
+  }
   shard& s = shard_of(p.id());
   std::lock_guard<std::mutex> g(s.m);
   return s.ports.erase(p.id()) > 0;
@@ -172,8 +214,12 @@ port_id rcv(const port_id& p, std::string tag, std::function<void(const message&
 }
 
 void snd(const port_id& p, message msg) {
-  if (p.node() != detail::this_node()) return;  // other nodes come with the network layer
-  port_state* ps = detail::cached(p);   // kept alive by this thread's cache entry
+  if (p.node() != detail::this_node()) {
+    if (auto* r = detail::remote()) r->send(p, std::move(msg));
+    return;  // no network layer: unreachable, dropped as in AnyEvent::MP
+  }
+  std::shared_ptr<port_state> named;  // keeps a named port alive (numbered ones: the cache)
+  port_state* ps = p.id() ? detail::cached(p) : (named = detail::find(p)).get();
   if (!ps || ps->dead.load()) return;   // gone: dropped, as in AnyEvent::MP
   std::size_t bound = ps->bound.load(std::memory_order_relaxed);  // a setting, not a sync point
   if (ps->mbox) {
@@ -193,6 +239,10 @@ void snd(const port_id& p, message msg) {
 }
 
 void kil(const port_id& p, message reason) {
+  if (p.node() != detail::this_node()) {
+    if (auto* r = detail::remote()) r->kill(p, reason.is_array() ? std::move(reason) : message::array({reason}));
+    return;
+  }
   auto ps = detail::find(p);
   if (!ps || ps->dead.exchange(true)) return;
   detail::remove(p);
@@ -219,6 +269,14 @@ namespace {
 
 monitor attach(const port_id& p, std::shared_ptr<detail::monitor_state> m) {
   if (detail::current) m->creator = *detail::current;
+  if (p.node() != detail::this_node()) {
+    if (auto* r = detail::remote()) {
+      r->monitor(p, m);
+    } else {
+      detail::fire(m, message::array({"no_such_port"}));
+    }
+    return make_monitor(m);
+  }
   auto ps = detail::find(p);
   if (!ps) {
     detail::fire(m, message::array({"no_such_port"}));

@@ -85,13 +85,27 @@ struct port_state : std::enable_shared_from_this<port_state> {
   std::unordered_map<std::string, std::shared_ptr<handler>> seen_tags;
 };
 
-// This process's node id, without a copy (node_id() returns one).
+// This process's node id, without a copy (node_id() returns one). Fixed at its first use;
+// set_node_id (configure) may choose it before that and returns false after.
 const std::string& this_node();
+bool set_node_id(const std::string& id);
+
+// The network layer (sluice/node.hpp) plugs in here. Without it other nodes' ports are
+// unreachable: snd drops, mon fires ["no_such_port"], kil does nothing.
+struct remote_hooks {
+  virtual ~remote_hooks() = default;
+  virtual void send(const port_id& p, message msg) = 0;
+  virtual void kill(const port_id& p, message reason) = 0;
+  virtual void monitor(const port_id& p, std::shared_ptr<monitor_state> m) = 0;
+};
+void set_remote(remote_hooks* r);  // once, by configure; never unset
+remote_hooks* remote();
 
 // Registry.
 std::shared_ptr<port_state> find(const port_id& p);
 std::shared_ptr<port_state> create_port();
 port_id create_port_with_mailbox(std::shared_ptr<mailbox_state> mb);
+std::shared_ptr<port_state> create_named_port(const std::string& name);  // throws if taken or a number
 bool remove(const port_id& p);
 
 // Scheduler.

@@ -1,0 +1,74 @@
+// sluice/node.hpp - this process as an AnyEvent::MP node: ports reachable from other
+// processes and machines, over authenticated TCP connections that speak AnyEvent::MP 2.02's
+// protocol (../shared/notes/aemp-wire.md), so sluice nodes and Perl nodes talk to each other.
+// Namespace sluice::mp.
+//
+//   sluice::mp::node_config cfg;
+//   cfg.nodeid = "alpha";
+//   cfg.secret = "shared secret";
+//   cfg.binds = {"127.0.0.1:14040"};
+//   sluice::mp::configure(cfg);             // before the first port
+//   auto echo = sluice::mp::named_port("echo", [](const sluice::mp::message& m) { ... });
+//   sluice::mp::snd(sluice::mp::port_id::parse("beta#inbox"), {"hello", 1});   // never blocks
+//
+// After configure, snd, kil and mon accept ports of other nodes. A message to a node that is
+// not connected yet is queued and sent, in order, once a connection is up. Over one
+// connection messages arrive in order. When a connection breaks, every monitor held on any
+// port of that node fires with ["transport_error", NODE, text] and the messages still queued
+// for it are dropped ("no holes": after mon, either every later message arrives or the
+// monitor fires). A monitor on a port of a node that cannot be reached fires within
+// connect_interval with ["transport_error", NODE, "no known address"] or "connect timeout".
+//
+// What this release does not do yet (the rest of issue 11): TLS (`cert` is refused with an
+// error), the rc file and its profiles, seeds as a directory (global nodes, g_* requests),
+// cal, spawn on other nodes, db_*, and probing silent peers (monitor_timeout).
+//
+// Thread-safety: every function may be called from any thread. The network runs on one
+// thread of its own (Boost.Asio); callbacks run on the port scheduler's threads.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/mp.hpp"
+
+namespace sluice::mp {
+
+struct node_config {                        // AnyEvent::MP's configure arguments
+  std::string profile;                      // profile in the rc file; "" = the host name
+  std::optional<std::string> nodeid;        // "" or trailing "/" or "%u": 10 random alphanumerics appended; "%n": host name
+  std::vector<std::string> binds;           // "host:port", "host:*", "*"; empty = from rc, else {"*"}
+  std::vector<std::string> seeds;           // "host:port"
+  std::optional<std::string> secret;        // shared secret
+  std::optional<std::string> cert;          // PEM with private key and certificate: enables TLS
+  std::vector<std::string> framing;         // preference; empty = {"cbor", "json"}
+  std::optional<std::chrono::milliseconds> connect_interval, monitor_timeout;   // 2 s, 30 s
+  bool secure = true;                       // peers may spawn only registered functions
+  bool use_rc_file = true;                  // $PERL_ANYEVENT_MP_RC, else ~/.perl-anyevent-mp
+  bool force = false;                       // these values win over the rc file
+};
+
+// Makes this process a node. Once, before the first port; throws std::invalid_argument for a
+// bad configuration (no secret and no cert, an unparsable bind or seed, an unknown framing),
+// std::runtime_error when a bind fails (port in use), std::logic_error when called twice or
+// after ports exist.
+void configure(node_config cfg = {});
+
+// The node part of a port id.
+std::string node_of(const port_id& p);
+
+// A well-known port "NODE#name" (like rcv "$NODE#name" in Perl); throws std::invalid_argument
+// if the name is taken (or is a number: numbers name the ports port() makes).
+port_id named_port(std::string name);
+port_id named_port(std::string name, std::function<void(const message&)> on_message);
+
+// Nodes with a connection up now (a snapshot).
+std::vector<std::string> up_nodes();
+
+// f(node, true, []) when a connection to a node comes up, f(node, false, reason) when it goes.
+monitor mon_nodes(std::function<void(const std::string& node, bool up, const message& reason)> f);
+
+}  // namespace sluice::mp

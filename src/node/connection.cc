@@ -1,0 +1,114 @@
+// One AEMP connection (see node.hpp): handshake, then messages both ways, ended in one place.
+#include "node.hpp"
+
+namespace sluice::mp::net {
+
+connection::connection(node& n, tcp::socket s, std::string seed)
+    : node_(n), sock_(std::move(s)), seed_(std::move(seed)), hs_(n.handshake_config()), timer_(n.io()) {}
+
+// Step 1: socket options and both greeting lines at once; the handshake must finish within
+// monitor_timeout (Perl: 30 s).
+void connection::start() {
+  boost::system::error_code ignored;
+  sock_.set_option(tcp::no_delay(true), ignored);
+  sock_.set_option(asio::socket_base::keep_alive(true), ignored);
+  {
+    std::lock_guard<std::mutex> g(out_m_);
+    outbox_ += hs_.take_output();
+  }
+  flush();
+  timer_.expires_after(node_.config().monitor_timeout);
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec && !self->up_) self->end("handshake timeout");
+  });
+  read();
+}
+
+void connection::read() {
+  sock_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+    if (self->ended_) return;
+    if (ec) return self->end(ec == asio::error::eof ? "Unexpected end-of-file" : ec.message());
+    self->on_bytes(std::string_view(self->buf_.data(), n));
+    if (!self->ended_) self->read();
+  });
+}
+
+// Steps 2-4 (the handshake machine), then step 5: data.
+void connection::on_bytes(std::string_view bytes) {
+  std::string data;
+  if (!up_) {
+    auto st = hs_.feed(bytes);
+    {
+      std::lock_guard<std::mutex> g(out_m_);
+      outbox_ += hs_.take_output();
+    }
+    flush();
+    if (st == aemp::handshake::step::failed) return end(hs_.error());
+    if (st != aemp::handshake::step::done) return;
+    peer_ = hs_.peer().nodeid;
+    send_f_ = hs_.send_framing();
+    dec_.emplace(hs_.recv_framing());
+    timer_.cancel();
+    up_ = true;
+    if (!node_.connection_up(shared_from_this())) return end("duplicate connection");
+    data = hs_.take_rest();
+    bytes = data;
+  }
+  std::vector<message> msgs;
+  std::string why;
+  bool ok = dec_->feed(bytes, msgs, why);
+  for (auto& m : msgs) deliver(std::move(m));
+  if (!ok) end(std::string("protocol error: ") + why);
+}
+
+void connection::deliver(message m) {
+  if (m.empty() || !m[0].is_string()) return;  // [] is a no-op; anything else has no port
+  const std::string name = m[0].get<std::string>();
+  if (name.empty()) return node_.request(shared_from_this(), m);
+  m.erase(m.begin());
+  mp::snd(port_id(node_.config().nodeid, name), std::move(m));
+}
+
+void connection::send(const message& wire) {
+  bool kick = false;
+  {
+    std::lock_guard<std::mutex> g(out_m_);
+    aemp::encode(send_f_, wire, outbox_);
+    kick = !writing_;
+  }
+  if (kick) asio::post(node_.io(), [self = shared_from_this()] { self->flush(); });
+}
+
+// The single writer: everything queued so far in one write (batched under load).
+void connection::flush() {
+  if (ended_) return;
+  {
+    std::lock_guard<std::mutex> g(out_m_);
+    if (writing_ || outbox_.empty()) return;
+    writing_ = true;
+    inflight_.swap(outbox_);
+  }
+  asio::async_write(sock_, asio::buffer(inflight_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+    self->inflight_.clear();
+    {
+      std::lock_guard<std::mutex> g(self->out_m_);
+      self->writing_ = false;
+    }
+    if (ec) return self->end(ec.message());
+    self->flush();
+  });
+}
+
+void connection::end(const std::string& why) {
+  if (ended_) return;
+  ended_ = true;
+  boost::system::error_code ignored;
+  timer_.cancel();
+  sock_.shutdown(tcp::socket::shutdown_both, ignored);
+  sock_.close(ignored);
+  for (auto& [name, m] : served) m.cancel();
+  served.clear();
+  node_.connection_ended(shared_from_this(), why);
+}
+
+}  // namespace sluice::mp::net

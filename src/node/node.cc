@@ -1,0 +1,425 @@
+// The node: configure, peers and their queues, remote monitors, and the node port's
+// requests (see node.hpp for the Invariants, ../shared/notes/aemp-wire.md for the protocol).
+#include "node.hpp"
+
+#include "sluice/internal/aemp/rcfile.hpp"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <stdexcept>
+
+namespace sluice::mp::net {
+namespace {
+
+std::atomic<node*> the_node{nullptr};
+
+message transport_error(const std::string& nodeid, const std::string& why) {
+  return message::array({"transport_error", nodeid, why});
+}
+
+// "host:port" -> (host, port); "*" and "host:*" listen on a port the system picks.
+std::pair<std::string, std::string> split_hostport(const std::string& s, const char* what) {
+  if (s == "*") return {"0.0.0.0", "0"};
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
+    throw std::invalid_argument(std::string("sluice::mp::configure: ") + what + " \"" + s + "\" is not host:port");
+  }
+  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+  if (port == "*") port = "0";
+  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 || std::stoul(port) > 65535) {
+    throw std::invalid_argument(std::string("sluice::mp::configure: ") + what + " \"" + s + "\" has a bad port");
+  }
+  return {host, port};
+}
+
+}  // namespace
+
+node* current() { return the_node.load(std::memory_order_acquire); }  // pairs with set_current
+void set_current(node* n) { the_node.store(n, std::memory_order_release); }  // pairs with current()
+
+node::node(settings s) : s_(std::move(s)), work_(asio::make_work_guard(io_)) {}
+
+aemp::handshake_config node::handshake_config() const {
+  aemp::handshake_config c;
+  c.nodeid = s_.nodeid;
+  c.secret = s_.secret;
+  c.framings = s_.framings;
+  return c;
+}
+
+void node::listen(const std::string& bind) {
+  auto [host, port] = split_hostport(bind, "bind");
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) throw std::invalid_argument("sluice::mp::configure: bind \"" + bind + "\": not an IP address");
+  auto a = std::make_unique<tcp::acceptor>(io_);
+  tcp::endpoint ep(addr, static_cast<unsigned short>(std::stoul(port)));
+  a->open(ep.protocol(), ec);
+  if (!ec) a->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a->bind(ep, ec);
+  if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("sluice::mp::configure: cannot listen on " + bind + ": " + ec.message());
+  accept(*a);
+  acceptors_.push_back(std::move(a));
+}
+
+void node::accept(tcp::acceptor& a) {
+  a.async_accept([this, &a](const boost::system::error_code& ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) std::make_shared<connection>(*this, std::move(s), std::string())->start();
+    accept(a);
+  });
+}
+
+void node::add_seed(const std::string& hostport) {
+  split_hostport(hostport, "seed");  // validates
+  seeds_.push_back(hostport);
+}
+
+void node::run() {
+  for (const auto& s : seeds_) asio::post(io_, [this, s] { connect_seed(s, std::chrono::milliseconds(600)); });
+  thread_ = std::thread([this] { io_.run(); });
+  thread_.detach();  // the node lives as long as the process
+}
+
+// Seeds are tried until a connection is up, with back-off (0.6 s doubling, at most 30 s), and
+// again whenever that connection ends (Perl's seed loop).
+void node::connect_seed(const std::string& hostport, std::chrono::milliseconds backoff) {
+  auto [host, port] = split_hostport(hostport, "seed");
+  auto resolver = std::make_shared<tcp::resolver>(io_);
+  auto sock = std::make_shared<tcp::socket>(io_);
+  auto retry = [this, hostport, backoff] {
+    auto t = std::make_shared<asio::steady_timer>(io_, backoff);
+    auto next = std::min(backoff * 2, std::chrono::milliseconds(30000));
+    t->async_wait([this, t, hostport, next](const boost::system::error_code&) { connect_seed(hostport, next); });
+  };
+  resolver->async_resolve(host, port, [this, resolver, sock, hostport, retry](const boost::system::error_code& ec,
+                                                                               tcp::resolver::results_type rs) {
+    if (ec) return retry();
+    asio::async_connect(*sock, rs, [this, sock, hostport, retry](const boost::system::error_code& ec2, const tcp::endpoint&) {
+      if (ec2) return retry();
+      std::make_shared<connection>(*this, std::move(*sock), hostport)->start();
+    });
+  });
+}
+
+// A connection finished its handshake: it becomes the peer's, and what waited goes first.
+bool node::connection_up(const std::shared_ptr<connection>& c) {
+  std::vector<message> queued;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    peer& p = peers_[c->peer()];
+    if (p.conn) return false;
+    p.conn = c;
+    p.give_up.reset();
+    queued.swap(p.queued);
+    for (auto& m : queued) c->send(m);  // under m_: nothing sent later can overtake these
+  }
+  notify(c->peer(), true, message::array());
+  return true;
+}
+
+void node::connection_ended(const std::shared_ptr<connection>& c, const std::string& why) {
+  if (!c->seed().empty()) {  // a seed connection is made again
+    asio::post(io_, [this, s = c->seed()] { connect_seed(s, std::chrono::milliseconds(600)); });
+  }
+  if (!c->up()) return;
+  std::vector<std::shared_ptr<monitor::state>> fire;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = peers_.find(c->peer());
+    if (it == peers_.end() || it->second.conn != c) return;  // a duplicate that never served
+    for (auto& [name, ms] : it->second.monitors) fire.insert(fire.end(), ms.begin(), ms.end());
+    peers_.erase(it);
+  }
+  message reason = transport_error(c->peer(), why);
+  for (auto& m : fire) detail::fire(m, reason);
+  notify(c->peer(), false, reason);
+}
+
+// m_ held. A message for a node without a connection waits for one, at most connect_interval.
+void node::enqueue(const std::string& nodeid, message wire) {
+  peer& p = peers_[nodeid];
+  if (p.conn) return p.conn->send(wire);
+  if (p.queued.size() < s_.max_queued) p.queued.push_back(std::move(wire));
+  start_waiting(nodeid, p);
+}
+
+void node::start_waiting(const std::string& nodeid, peer& p) {
+  if (p.give_up) return;
+  p.give_up.emplace(io_, s_.connect_interval);
+  p.give_up->async_wait([this, nodeid](const boost::system::error_code& ec) {
+    if (!ec) unreachable(nodeid, "no known address");
+  });
+}
+
+// No connection came up in time: drop what waited, fire the monitors.
+void node::unreachable(const std::string& nodeid, const std::string& why) {
+  std::vector<std::shared_ptr<monitor::state>> fire;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = peers_.find(nodeid);
+    if (it == peers_.end() || it->second.conn) return;
+    for (auto& [name, ms] : it->second.monitors) fire.insert(fire.end(), ms.begin(), ms.end());
+    peers_.erase(it);
+  }
+  message reason = transport_error(nodeid, why);
+  for (auto& m : fire) detail::fire(m, reason);
+}
+
+void node::send(const port_id& p, message msg) {
+  message wire = message::array({p.name()});
+  if (msg.is_array()) {
+    for (auto& x : msg) wire.push_back(std::move(x));
+  } else {
+    wire.push_back(std::move(msg));
+  }
+  std::lock_guard<std::mutex> g(m_);
+  enqueue(p.node(), std::move(wire));
+}
+
+void node::kill(const port_id& p, message reason) {
+  message wire = message::array({"", "kil1", p.name()});
+  for (auto& x : reason) wire.push_back(std::move(x));
+  std::lock_guard<std::mutex> g(m_);
+  enqueue(p.node(), std::move(wire));
+}
+
+// The first monitor on a remote port sends mon1; kil0 or the connection's end fires it.
+void node::monitor(const port_id& p, std::shared_ptr<monitor::state> m) {
+  std::lock_guard<std::mutex> g(m_);
+  auto& list = peers_[p.node()].monitors[p.name()];
+  std::erase_if(list, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
+  list.push_back(std::move(m));
+  if (list.size() == 1) enqueue(p.node(), message::array({"", "mon1", p.name()}));
+}
+
+void node::fire_remote(const std::string& peer_id, const std::string& name, const message& reason) {
+  std::vector<std::shared_ptr<monitor::state>> fire;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = peers_.find(peer_id);
+    if (it == peers_.end()) return;
+    auto mit = it->second.monitors.find(name);
+    if (mit == it->second.monitors.end()) return;
+    fire.swap(mit->second);
+    it->second.monitors.erase(mit);
+  }
+  for (auto& m : fire) detail::fire(m, reason);
+}
+
+// ["", tag, args...] from a peer: the node port (aemp-wire.md section 3).
+void node::request(const std::shared_ptr<connection>& c, const message& m) {
+  if (m.size() < 2 || !m[1].is_string()) return;
+  const std::string tag = m[1].get<std::string>();
+  auto arg = [&](std::size_t i) { return i < m.size() && m[i].is_string() ? m[i].get<std::string>() : std::string(); };
+  auto rest = [&](std::size_t from) {
+    message r = message::array();
+    for (std::size_t i = from; i < m.size(); ++i) r.push_back(m[i]);
+    return r;
+  };
+  if (tag == "mon1") {  // the peer watches our port
+    std::string name = arg(2);
+    port_id p(s_.nodeid, name);
+    std::weak_ptr<connection> weak = c;
+    c->served[name] = mp::mon(p, [weak, name, me = p.str()](const message& reason) {
+      auto conn = weak.lock();
+      if (!conn) return;
+      message kil0 = message::array({"", "kil0", name});
+      if (reason == message::array({"no_such_port"})) {
+        kil0.insert(kil0.end(), {"no_such_port", "cannot monitor nonexistent port", me});
+      } else {
+        for (const auto& x : reason) kil0.push_back(x);
+      }
+      conn->send(kil0);
+    });
+  } else if (tag == "mon0") {
+    auto it = c->served.find(arg(2));
+    if (it != c->served.end()) {
+      it->second.cancel();
+      c->served.erase(it);
+    }
+  } else if (tag == "kil1") {
+    mp::kil(port_id(s_.nodeid, arg(2)), rest(3));
+  } else if (tag == "kil0") {
+    fire_remote(c->peer(), arg(2), rest(3));
+  } else if (tag == "snd") {
+    try {
+      mp::snd(port_id::parse(arg(2)), rest(3));
+    } catch (const std::invalid_argument&) {  // not a port id: nothing to deliver
+    }
+  } else if (tag == "can") {  // can TAG REPLYPORT ARGS...: snd REPLYPORT ARGS..., "1" or ""
+    static const char* const known[] = {"mon1", "mon0", "kil1", "kil0", "snd", "can", "time", "devnull", ""};
+    bool yes = false;
+    for (const char* k : known) yes = yes || arg(2) == k;
+    reply(m, 3, yes ? "1" : "");
+  } else if (tag == "time") {  // time REPLYPORT ARGS...: snd REPLYPORT ARGS..., seconds
+    reply(m, 2, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+  // devnull, "", g_* (the directory: not yet) and anything else: ignored.
+}
+
+// Perl's `snd @reply, value`: m[at] is the reply port, the elements after it its message.
+void node::reply(const message& m, std::size_t at, message value) {
+  if (at >= m.size() || !m[at].is_string()) return;
+  message out = message::array();
+  for (std::size_t i = at + 1; i < m.size(); ++i) out.push_back(m[i]);
+  out.push_back(std::move(value));
+  try {
+    mp::snd(port_id::parse(m[at].get<std::string>()), std::move(out));
+  } catch (const std::invalid_argument&) {  // not a port id: nobody to answer
+  }
+}
+
+void node::notify(const std::string& nodeid, bool up, const message& reason) {
+  std::vector<watcher> ws;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    std::erase_if(watchers_, [](const watcher& w) { return w.st->cancelled.load(); });
+    ws = watchers_;
+  }
+  for (auto& w : ws) {
+    detail::post([w, nodeid, up, reason] {
+      if (!w.st->cancelled.load()) w.f(nodeid, up, reason);
+    });
+  }
+}
+
+std::vector<std::string> node::up_nodes() {
+  std::lock_guard<std::mutex> g(m_);
+  std::vector<std::string> out;
+  for (auto& [id, p] : peers_) {
+    if (p.conn) out.push_back(id);
+  }
+  return out;
+}
+
+mp::monitor node::watch(std::function<void(const std::string&, bool, const message&)> f) {
+  auto st = std::make_shared<monitor::state>();
+  std::lock_guard<std::mutex> g(m_);
+  watchers_.push_back({st, std::move(f)});
+  return make_monitor(st);
+}
+
+}  // namespace sluice::mp::net
+
+namespace sluice::mp {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& why) { throw std::invalid_argument("sluice::mp::configure: " + why); }
+
+// The program's arguments as AnyEvent::MP's configure takes them (only what was given).
+message arguments_of(const node_config& cfg) {
+  message a = message::object();
+  if (cfg.nodeid) a["nodeid"] = *cfg.nodeid;
+  if (!cfg.binds.empty()) a["binds"] = cfg.binds;
+  if (!cfg.seeds.empty()) a["seeds"] = cfg.seeds;
+  if (cfg.secret) a["secret"] = *cfg.secret;
+  if (cfg.cert) a["cert"] = *cfg.cert;
+  if (!cfg.framing.empty()) a["framing_format"] = cfg.framing;
+  if (cfg.connect_interval) a["connect_interval"] = cfg.connect_interval->count() / 1000.0;
+  if (cfg.monitor_timeout) a["monitor_timeout"] = cfg.monitor_timeout->count() / 1000.0;
+  a["secure"] = cfg.secure ? 1 : 0;
+  return a;
+}
+
+std::vector<std::string> strings(const message& list, const char* what) {
+  std::vector<std::string> out;
+  for (const auto& x : list) {
+    if (!x.is_string()) bad(std::string(what) + ": not a list of strings");
+    out.push_back(x.get<std::string>());
+  }
+  return out;
+}
+
+std::chrono::milliseconds seconds(const message& v, const char* what) {
+  if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() > 1e6) bad(std::string(what) + ": not a number of seconds");
+  return std::chrono::milliseconds(static_cast<long long>(v.get<double>() * 1000));
+}
+
+// Step 1-3 of configure: the rc file, the profile's precedence, then every value checked.
+net::settings resolve(const node_config& cfg, std::vector<std::string>& binds, std::vector<std::string>& seeds) {
+  std::string why;
+  message rc = message::object();
+  if (cfg.use_rc_file) {
+    auto loaded = aemp::load_rc(aemp::rc_path(), why);
+    if (!loaded) bad(why);
+    rc = std::move(*loaded);
+  }
+  const std::string profile = cfg.profile.empty() ? aemp::host_name() : cfg.profile;
+  auto conf = aemp::resolve_profile(rc, profile, arguments_of(cfg), cfg.force, why);
+  if (!conf) bad(why);
+  if (conf->contains("cert") && aemp::perl_true((*conf)["cert"])) bad("TLS (cert) is not supported by this release yet");
+  net::settings s;
+  auto pattern = aemp::nodeid_pattern(*conf, profile, why);
+  if (!pattern) bad(why);
+  s.nodeid = aemp::expand_nodeid(*pattern, aemp::host_name(), aemp::random_alnum10).id;
+  if (!aemp::valid_nodeid(s.nodeid)) bad("bad node id \"" + s.nodeid + "\"");
+  if (conf->contains("secret") && (*conf)["secret"].is_string()) s.secret = (*conf)["secret"].get<std::string>();
+  if (!s.secret) bad("no secret and no cert: peers could not authenticate");
+  for (const auto& f : strings(conf->value("framing_format", message::array()), "framing_format")) {
+    if (aemp::framing_of(f)) s.framings.push_back(f);  // Perl's default also lists storable
+    else if (!cfg.framing.empty()) bad("unknown framing \"" + f + "\"");
+  }
+  if (s.framings.empty()) bad("no framing this node speaks (json, cbor)");
+  s.connect_interval = seconds(conf->value("connect_interval", message(2)), "connect_interval");
+  s.monitor_timeout = seconds(conf->value("monitor_timeout", message(30)), "monitor_timeout");
+  s.secure = !conf->contains("secure") || aemp::perl_true((*conf)["secure"]);
+  auto b = aemp::binds_of(*conf, why);
+  auto sd = b ? aemp::seeds_of(*conf, why) : std::nullopt;
+  if (!b || !sd) bad(why);
+  binds = strings(*b, "binds");
+  seeds = strings(*sd, "seeds");
+  return s;
+}
+
+}  // namespace
+
+// Step 4: listen and remember seeds (errors before anything runs); step 5: fix the node id,
+// plug the network layer into the port runtime, start the io thread.
+void configure(node_config cfg) {
+  static std::mutex once;
+  std::lock_guard<std::mutex> g(once);
+  if (net::current()) throw std::logic_error("sluice::mp::configure: called twice");
+  std::vector<std::string> binds, seeds;
+  net::settings s = resolve(cfg, binds, seeds);
+  std::string id = s.nodeid;
+  auto n = std::make_unique<net::node>(std::move(s));
+  for (const auto& b : binds) n->listen(b);
+  for (const auto& seed : seeds) n->add_seed(seed);
+  if (!detail::set_node_id(id)) throw std::logic_error("sluice::mp::configure: must be called before the first port");
+  net::node* raw = n.release();  // lives as long as the process (its thread runs until exit)
+  detail::set_remote(raw);
+  net::set_current(raw);
+  raw->run();
+}
+
+}  // namespace sluice::mp
+
+namespace sluice::mp {
+
+std::string node_of(const port_id& p) { return p.node(); }
+
+port_id named_port(std::string name) { return detail::create_named_port(name)->id; }
+
+port_id named_port(std::string name, std::function<void(const message&)> on_message) {
+  port_id p = named_port(std::move(name));
+  rcv(p, std::move(on_message));
+  return p;
+}
+
+std::vector<std::string> up_nodes() {
+  net::node* n = net::current();
+  return n ? n->up_nodes() : std::vector<std::string>{};
+}
+
+monitor mon_nodes(std::function<void(const std::string& node, bool up, const message& reason)> f) {
+  net::node* n = net::current();
+  if (!n) throw std::logic_error("sluice::mp::mon_nodes: configure() first");
+  return n->watch(std::move(f));
+}
+
+}  // namespace sluice::mp

@@ -1,0 +1,154 @@
+// The network layer behind sluice/node.hpp (private header).
+//
+// Invariants:
+//   - One thread runs the io_context; every socket operation and every connection's state
+//     change happens on it. Other threads only append to a connection's outbox (under its
+//     mutex) and post work to the io thread.
+//   - A peer (a node id) has at most one connection up. A second one that comes up for the
+//     same node id is ended ("duplicate connection"), as Perl does.
+//   - Every way a connection ends goes through connection::end, once: the socket closes, and
+//     node::connection_ended fires every monitor held on that node's ports with
+//     ["transport_error", NODE, text], drops what was queued for it and reports the node down.
+//   - Messages to a node without a connection wait in the peer's queue, in order, and go out
+//     first when a connection comes up; they are dropped (with the monitors fired) when no
+//     connection comes up within connect_interval.
+//   - No user callback runs on the io thread or under node::m_ (monitors fire through the
+//     port scheduler).
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
+
+#include <boost/asio.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "../mp/runtime.hpp"
+#include "sluice/internal/aemp/framing.hpp"
+#include "sluice/internal/aemp/handshake.hpp"
+#include "sluice/node.hpp"
+
+namespace sluice::mp::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class node;
+
+// One TCP connection: handshake, then messages both ways.
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(node& n, tcp::socket s, std::string seed);
+  void start();                         // io thread: step 1 of the handshake, then reading
+  void send(const message& wire);       // any thread, once up: queue one [name, args...]
+  void end(const std::string& why);     // io thread; the one way a connection ends
+  const std::string& peer() const { return peer_; }
+  const std::string& seed() const { return seed_; }
+  bool up() const { return up_; }
+
+  // The peer's monitors on our ports (mon1 requests), cancelled when the connection ends.
+  std::unordered_map<std::string, monitor> served;
+
+ private:
+  void read();
+  void on_bytes(std::string_view bytes);
+  void flush();                         // io thread: write what the outbox holds
+  void deliver(message m);
+
+  node& node_;
+  tcp::socket sock_;
+  std::string seed_;                    // the seed address this connection was made for, if any
+  aemp::handshake hs_;
+  std::optional<aemp::decoder> dec_;
+  aemp::framing send_f_ = aemp::framing::json;
+  asio::steady_timer timer_;
+  std::string peer_;
+  bool up_ = false, ended_ = false;
+  std::array<char, 65536> buf_{};
+
+  std::mutex out_m_;                    // guards outbox_ and writing_
+  std::string outbox_;
+  bool writing_ = false;
+  std::string inflight_;                // io thread only: the bytes being written
+};
+
+struct settings {
+  std::string nodeid;
+  std::optional<std::string> secret;
+  std::vector<std::string> framings;
+  std::chrono::milliseconds connect_interval{2000}, monitor_timeout{30000};
+  bool secure = true;
+  std::size_t max_queued = 1u << 20;    // messages waiting for one peer's connection
+};
+
+class node : public detail::remote_hooks {
+ public:
+  explicit node(settings s);
+  void listen(const std::string& bind);          // throws on a bad address or a failed bind
+  void add_seed(const std::string& hostport);    // throws on a bad address
+  void run();                                    // starts the io thread
+
+  // remote_hooks: snd, kil and mon on other nodes' ports.
+  void send(const port_id& p, message msg) override;
+  void kill(const port_id& p, message reason) override;
+  void monitor(const port_id& p, std::shared_ptr<monitor::state> m) override;
+
+  // From connections (io thread).
+  aemp::handshake_config handshake_config() const;
+  bool connection_up(const std::shared_ptr<connection>& c);   // false: duplicate, end it
+  void connection_ended(const std::shared_ptr<connection>& c, const std::string& why);
+  void request(const std::shared_ptr<connection>& c, const message& m);  // ["", tag, ...]
+  void fire_remote(const std::string& peer, const std::string& name, const message& reason);
+
+  std::vector<std::string> up_nodes();
+  mp::monitor watch(std::function<void(const std::string&, bool, const message&)> f);
+
+  asio::io_context& io() { return io_; }
+  const settings& config() const { return s_; }
+
+ private:
+  struct peer {
+    std::shared_ptr<connection> conn;     // up
+    std::vector<message> queued;          // wire messages waiting for a connection
+    std::unordered_map<std::string, std::vector<std::shared_ptr<monitor::state>>> monitors;
+    std::optional<asio::steady_timer> give_up;  // connect_interval after the first wait
+  };
+  struct watcher {
+    std::shared_ptr<monitor::state> st;
+    std::function<void(const std::string&, bool, const message&)> f;
+  };
+
+  void enqueue(const std::string& nodeid, message wire);   // m_ held
+  void start_waiting(const std::string& nodeid, peer& p);  // m_ held
+  void unreachable(const std::string& nodeid, const std::string& why);
+  void notify(const std::string& nodeid, bool up, const message& reason);
+  static void reply(const message& m, std::size_t at, message value);
+  void connect_seed(const std::string& hostport, std::chrono::milliseconds backoff);
+  void accept(tcp::acceptor& a);
+
+  settings s_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::vector<std::string> seeds_;
+  std::thread thread_;
+
+  std::mutex m_;                          // guards peers_ and watchers_
+  std::map<std::string, peer> peers_;
+  std::vector<watcher> watchers_;
+};
+
+// The node after configure (nullptr before).
+node* current();
+void set_current(node* n);
+
+}  // namespace sluice::mp::net

@@ -1,0 +1,317 @@
+// Issue 11: sluice nodes in separate processes on 127.0.0.1 (sluice/node.hpp). The test
+// process is node "alpha"; each test starts peer nodes by running this binary again with
+// --peer NODEID ALPHA_ADDRESS (a node whose seed is alpha, with an "echo" port), so every
+// byte crosses a real TCP connection with the AEMP handshake and framing.
+#include <sluice/node.hpp>
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+namespace mp = sluice::mp;
+
+namespace {
+
+const char* const secret = "node-test-secret";
+
+// A port the system has just handed out (closed again at once: a small race, loopback only).
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string alpha_address() {
+  static const std::string addr = "127.0.0.1:" + std::to_string(free_port());
+  return addr;
+}
+
+// The test process's node, configured once.
+void alpha() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mp::node_config cfg;
+    cfg.nodeid = "alpha";
+    cfg.secret = secret;
+    cfg.binds = {alpha_address()};
+    cfg.connect_interval = 500ms;
+    cfg.use_rc_file = false;
+    mp::configure(cfg);
+  });
+}
+
+// A peer node process (this binary with --peer), killed with SIGKILL when destroyed.
+struct peer_process {
+  pid_t pid = -1;
+  explicit peer_process(const std::string& nodeid, const std::string& framing = "cbor") {
+    std::string self = "/proc/self/exe", addr = alpha_address();
+    std::vector<char*> argv{self.data(), const_cast<char*>("--peer"), const_cast<char*>(nodeid.c_str()),
+                            addr.data(), const_cast<char*>(framing.c_str()), nullptr};
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0) pid = -1;
+  }
+  void kill9() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+  ~peer_process() { kill9(); }
+};
+
+// Waits (bounded) until `node` has a connection up.
+bool wait_up(const std::string& node, std::chrono::milliseconds limit = 10s) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    for (const auto& n : mp::up_nodes()) {
+      if (n == node) return true;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+// Collects messages that reach a port.
+struct inbox {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<mp::message> got;
+  mp::port_id port = mp::port([this](const mp::message& msg) {
+    std::lock_guard<std::mutex> g(m);
+    got.push_back(msg);
+    cv.notify_all();
+  });
+  bool wait_for(std::size_t n, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock<std::mutex> g(m);
+    return cv.wait_for(g, limit, [&] { return got.size() >= n; });
+  }
+};
+
+// The peer: echo ["tag", REPLYPORT, args...] back to REPLYPORT as ["tag", args...].
+int run_peer(const std::string& nodeid, const std::string& alpha_addr, const std::string& framing) {
+  mp::node_config cfg;
+  cfg.nodeid = nodeid;
+  cfg.secret = secret;
+  cfg.binds = {"127.0.0.1:0"};
+  cfg.seeds = {alpha_addr};
+  cfg.framing = {framing};
+  cfg.use_rc_file = false;
+  mp::configure(cfg);
+  mp::named_port("echo", [](const mp::message& m) {
+    if (m.size() < 2 || !m[1].is_string()) return;
+    mp::message reply = mp::message::array({m[0]});
+    for (std::size_t i = 2; i < m.size(); ++i) reply.push_back(m[i]);
+    mp::snd(mp::port_id::parse(m[1].get<std::string>()), reply);
+  });
+  // Lives until killed, or 60 s at most (a test that forgot it must not leave it behind).
+  for (int i = 0; i < 600 && getppid() != 1; ++i) std::this_thread::sleep_for(100ms);
+  return 0;
+}
+
+}  // namespace
+
+TEST(Node, MessagesCrossAConnectionBothWaysInOrder) {
+  alpha();
+  peer_process beta("beta");
+  ASSERT_TRUE(wait_up("beta")) << "beta never connected to alpha";
+  inbox in;
+  const int n = 20000;
+  mp::port_id echo = mp::port_id::parse("beta#echo");
+  for (int i = 0; i < n; ++i) mp::snd(echo, {"n", in.port, i});
+  ASSERT_TRUE(in.wait_for(n)) << "got " << in.got.size() << " of " << n;
+  for (int i = 0; i < n; ++i) ASSERT_EQ(in.got[i], mp::message::array({"n", i})) << "at " << i;
+}
+
+TEST(Node, JsonFramingWorksToo) {
+  alpha();
+  peer_process gamma("gamma", "json");
+  ASSERT_TRUE(wait_up("gamma"));
+  inbox in;
+  mp::snd(mp::port_id::parse("gamma#echo"), {"hi", in.port, "text", 1.5, mp::message::object({{"k", {1, 2}}})});
+  ASSERT_TRUE(in.wait_for(1));
+  EXPECT_EQ(in.got[0], mp::message::parse(R"(["hi", "text", 1.5, {"k": [1, 2]}])"));
+}
+
+TEST(Node, AMonitorOnARemotePortFiresWithTheKillReason) {
+  alpha();
+  peer_process delta("delta");
+  ASSERT_TRUE(wait_up("delta"));
+  inbox in;
+  mp::port_id echo = mp::port_id::parse("delta#echo");
+  mp::mon(echo, in.port, mp::message::array({"died"}));
+  mp::kil(echo, {"custom_reason", "killed by alpha"});
+  ASSERT_TRUE(in.wait_for(1));
+  EXPECT_EQ(in.got[0], mp::message::parse(R"(["died", "custom_reason", "killed by alpha"])"));
+  inbox none;
+  mp::mon(mp::port_id::parse("delta#doesnotexist"), none.port, mp::message::array({"gone"}));
+  ASSERT_TRUE(none.wait_for(1));
+  EXPECT_EQ(none.got[0], mp::message::parse(
+                             R"(["gone", "no_such_port", "cannot monitor nonexistent port", "delta#doesnotexist"])"));
+}
+
+// No holes: a peer killed with SIGKILL while messages flow. What arrived is a prefix of what
+// was sent, and the monitor fired with transport_error.
+TEST(Node, AKilledPeerFiresMonitorsWithTransportErrorAndWhatArrivedIsAPrefix) {
+  alpha();
+  peer_process eps("epsilon");
+  ASSERT_TRUE(wait_up("epsilon"));
+  inbox in, died;
+  mp::port_id echo = mp::port_id::parse("epsilon#echo");
+  mp::mon(echo, died.port, mp::message::array({"down"}));
+  std::atomic<bool> stop{false};
+  std::thread sender([&] {
+    for (int i = 0; i < 2'000'000 && !stop.load(); ++i) {
+      mp::snd(echo, {"n", in.port, i});
+      if (i % 1000 == 999) std::this_thread::sleep_for(1ms);
+    }
+  });
+  ASSERT_TRUE(in.wait_for(1000));
+  auto t0 = std::chrono::steady_clock::now();
+  eps.kill9();
+  ASSERT_TRUE(died.wait_for(1, 5s)) << "the monitor never fired";
+  auto noticed = std::chrono::steady_clock::now() - t0;
+  stop.store(true);
+  sender.join();
+  ASSERT_EQ(died.got[0].size(), 4u);
+  EXPECT_EQ(died.got[0][0], "down");
+  EXPECT_EQ(died.got[0][1], "transport_error");
+  EXPECT_EQ(died.got[0][2], "epsilon");
+  std::lock_guard<std::mutex> g(in.m);
+  for (std::size_t i = 0; i < in.got.size(); ++i) ASSERT_EQ(in.got[i], mp::message::array({"n", static_cast<int>(i)}));
+  std::printf("  kill -9 noticed in %.1f ms; %zu messages arrived, in order\n",
+              std::chrono::duration<double, std::milli>(noticed).count(), in.got.size());
+}
+
+TEST(Node, AMonitorOnAnUnknownNodeFiresWithinTheConnectInterval) {
+  alpha();
+  inbox died;
+  auto t0 = std::chrono::steady_clock::now();
+  mp::mon(mp::port_id::parse("nowhere#x"), died.port, mp::message::array({"down"}));
+  ASSERT_TRUE(died.wait_for(1, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "nowhere", "no known address"])"));
+}
+
+// Runs this binary with --bad-config CASE; true if configure threw what the case expects.
+bool refused(const char* which) {
+  std::string self = "/proc/self/exe", addr = alpha_address();
+  std::vector<char*> argv{self.data(), const_cast<char*>("--bad-config"), const_cast<char*>(which), addr.data(), nullptr};
+  pid_t pid;
+  if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0) return false;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int bad_config(const std::string& which, const std::string& alpha_addr) {
+  mp::node_config cfg;
+  cfg.nodeid = "bad";
+  cfg.secret = secret;
+  cfg.binds = {"127.0.0.1:0"};
+  cfg.use_rc_file = false;
+  if (which == "nosecret") cfg.secret.reset();
+  if (which == "badbind") cfg.binds = {"localhost-without-port"};
+  if (which == "badframing") cfg.framing = {"storable"};
+  if (which == "inuse") cfg.binds = {alpha_addr};
+  try {
+    mp::configure(cfg);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "  %s: %s\n", which.c_str(), e.what());
+    return which == "inuse" ? 1 : 0;
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "  %s: %s\n", which.c_str(), e.what());
+    return which == "inuse" ? 0 : 1;
+  }
+  return 1;
+}
+
+TEST(Node, ConfigureRefusesBadInputClearlyAndASecondCall) {
+  alpha();
+  EXPECT_TRUE(refused("nosecret"));
+  EXPECT_TRUE(refused("badbind"));
+  EXPECT_TRUE(refused("badframing"));
+  EXPECT_TRUE(refused("inuse")) << "alpha's port is in use";
+  mp::node_config cfg;
+  cfg.secret = "x";
+  EXPECT_THROW(mp::configure(cfg), std::logic_error);
+  mp::named_port("taken");
+  EXPECT_THROW(mp::named_port("taken"), std::invalid_argument);
+  EXPECT_THROW(mp::named_port("42"), std::invalid_argument) << "numbers name numbered ports";
+}
+
+// A node configured from a profile of an AnyEvent::MP rc file (as `aemp` writes them).
+int run_rc_peer(const std::string& profile) {
+  mp::node_config cfg;
+  cfg.profile = profile;
+  mp::configure(cfg);
+  mp::named_port("echo", [](const mp::message& m) {
+    if (m.size() >= 2 && m[1].is_string()) mp::snd(mp::port_id::parse(m[1].get<std::string>()), {m[0], mp::node_id()});
+  });
+  for (int i = 0; i < 600 && getppid() != 1; ++i) std::this_thread::sleep_for(100ms);
+  return 0;
+}
+
+TEST(Node, AProfileInTheRcFileConfiguresANode) {
+  alpha();
+  char path[] = "/tmp/sluice-node-test-rc-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string rc = R"({
+    # comments and trailing commas, as Perl's relaxed JSON allows
+    "secret": ")" + std::string(secret) + R"(",
+    "profile": {
+      "base": {"seeds": [")" + alpha_address() + R"("], "binds": ["127.0.0.1:*"],},
+      "zeta": {"parent": "base", "nodeid": "zeta"},
+    },
+  })";
+  ASSERT_EQ(write(fd, rc.data(), rc.size()), static_cast<ssize_t>(rc.size()));
+  close(fd);
+  std::string self = "/proc/self/exe", env_rc = std::string("PERL_ANYEVENT_MP_RC=") + path;
+  std::vector<char*> argv{self.data(), const_cast<char*>("--rc-peer"), const_cast<char*>("zeta"), nullptr};
+  std::vector<char*> envp{env_rc.data(), nullptr};
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), envp.data()), 0);
+  bool up = wait_up("zeta");
+  inbox in;
+  if (up) mp::snd(mp::port_id::parse("zeta#echo"), {"who", in.port});
+  bool answered = up && in.wait_for(1);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  unlink(path);
+  ASSERT_TRUE(up) << "the profile's node never connected to its seed";
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(in.got[0], mp::message::array({"who", "zeta"}));
+}
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--rc-peer") == 0) return run_rc_peer(argv[2]);
+  if (argc == 5 && std::strcmp(argv[1], "--peer") == 0) return run_peer(argv[2], argv[3], argv[4]);
+  if (argc == 4 && std::strcmp(argv[1], "--bad-config") == 0) return bad_config(argv[2], argv[3]);
+  testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
