@@ -1,0 +1,171 @@
+// Issue 11: a sluice node against real AnyEvent::MP 2.02 nodes (Perl, from
+// ../shared/oracles/aemp-perl; tools/setup --interop installs its Debian packages). Skipped,
+// and said to be, when the oracle or Perl's modules are missing. The framing comes from
+// SLUICE_INTEROP_FRAMING (cbor or json: CTest runs both); the oracle's folder from
+// SLUICE_AEMP_ORACLE.
+//
+// Covered: our node connects to a Perl seed (nodeA, 127.0.0.1:14040) and authenticates with
+// HMAC-SHA3-512; snd to nodeA#echo and its reply (Perl -> sluice); mon on a port that does
+// not exist (Perl's kil0 no_such_port); a Perl node that connects to us as its seed and
+// monitors our port, which we kill (our kil0 reaches Perl); kill -9 of the Perl node seen as
+// transport_error by our monitor.
+#include <sluice/node.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <functional>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace mp = sluice::mp;
+
+namespace {
+
+std::string oracle() {
+  const char* e = std::getenv("SLUICE_AEMP_ORACLE");
+  return e ? e : "";
+}
+
+bool perl_ready(const std::string& dir) {
+  std::string cmd = "perl -I" + dir + "/lib -MAnyEvent::MP -e1 >/dev/null 2>&1";
+  return !dir.empty() && access((dir + "/scripts/node_a.pl").c_str(), R_OK) == 0 && std::system(cmd.c_str()) == 0;
+}
+
+// A Perl node; its output goes to `log`; SIGKILLed when destroyed.
+struct perl_node {
+  pid_t pid = -1;
+  std::string log;
+  perl_node(const std::string& script, std::vector<std::string> env, const std::string& logname) {
+    std::string dir = oracle();
+    log = "/tmp/sluice-interop-" + logname + "-" + std::to_string(getpid()) + ".log";
+    std::vector<std::string> args{"perl", "-I" + dir + "/lib", dir + "/scripts/" + script};
+    env.push_back("PATH=/usr/bin:/bin");
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    if (posix_spawnp(&pid, "perl", &fa, nullptr, argv.data(), envp.data()) != 0) pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  void kill9() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+  std::string output() const {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  ~perl_node() {
+    kill9();
+    unlink(log.c_str());
+  }
+};
+
+bool wait_until(const std::function<bool()>& f, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return f();
+}
+
+bool is_up(const std::string& node) {
+  for (const auto& n : mp::up_nodes()) {
+    if (n == node) return true;
+  }
+  return false;
+}
+
+struct inbox {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<mp::message> got;
+  mp::port_id port = mp::port([this](const mp::message& msg) {
+    std::lock_guard<std::mutex> g(m);
+    got.push_back(msg);
+    cv.notify_all();
+  });
+  bool wait_for(std::size_t n, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock<std::mutex> g(m);
+    return cv.wait_for(g, limit, [&] { return got.size() >= n; });
+  }
+};
+
+}  // namespace
+
+TEST(InteropPerl, ASluiceNodeAndPerlNodesTalkBothWays) {
+  const std::string dir = oracle();
+  if (!perl_ready(dir)) GTEST_SKIP() << "skipped: no AnyEvent::MP oracle at \"" << dir << "\" (or its Perl modules)";
+  const char* f = std::getenv("SLUICE_INTEROP_FRAMING");
+  const std::string framing = f ? f : "cbor";
+  // Step 1: Perl's nodeA, a seed and global node on 127.0.0.1:14040, speaking only `framing`.
+  perl_node a("node_a.pl", {"PERL_ANYEVENT_MP_RC=" + dir + "/perl-anyevent-mp.json", "LIFETIME=30",
+                            "AEMP_FRAMING=" + framing}, "nodeA");
+  // Step 2: our node, with nodeA as its seed.
+  mp::node_config cfg;
+  cfg.nodeid = "sluice1";
+  cfg.secret = "interop-test-secret";
+  cfg.binds = {"127.0.0.1:14045"};
+  cfg.seeds = {"127.0.0.1:14040"};
+  cfg.framing = {framing};
+  cfg.use_rc_file = false;
+  mp::configure(cfg);
+  ASSERT_TRUE(wait_until([] { return is_up("nodeA"); }, 15s)) << "never connected to Perl's nodeA:\n" << a.output();
+  // Step 3: snd to a Perl port, and its reply.
+  inbox replies;
+  mp::snd(mp::port_id::parse("nodeA#echo"), {"hello", replies.port});
+  ASSERT_TRUE(replies.wait_for(1)) << a.output();
+  EXPECT_EQ(replies.got[0], mp::message::parse(R"(["echo_reply", "pong", "hello"])"));
+  // Step 4: mon on a Perl port that does not exist.
+  inbox none;
+  mp::mon(mp::port_id::parse("nodeA#doesnotexist"), none.port, mp::message::array({"gone"}));
+  ASSERT_TRUE(none.wait_for(1));
+  EXPECT_EQ(none.got[0], mp::message::parse(
+                             R"(["gone", "no_such_port", "cannot monitor nonexistent port", "nodeA#doesnotexist"])"));
+  // Step 5: a Perl node that connects to us as its seed and monitors our port; we kill it.
+  mp::port_id target = mp::named_port("target", [](const mp::message&) {});
+  perl_node c("node_generic.pl", {"NODEID=nodeC", "BIND=127.0.0.1:14046", "SEED=127.0.0.1:14045",
+                                  "MON=sluice1#target", "LIFETIME=20"}, "nodeC");
+  ASSERT_TRUE(wait_until([] { return is_up("nodeC"); }, 15s)) << "Perl's nodeC never connected to us:\n" << c.output();
+  ASSERT_TRUE(wait_until([&] { return c.output().find("nodeC: mon sluice1#target") != std::string::npos; }, 10s))
+      << c.output();
+  std::this_thread::sleep_for(300ms);  // its mon1 on the wire before the kill
+  mp::kil(target, {"custom", "from sluice"});
+  ASSERT_TRUE(wait_until([&] { return c.output().find("MON sluice1#target fired [\"custom\",\"from sluice\"]") != std::string::npos; }, 10s))
+      << c.output();
+  // Step 6: kill -9 of nodeA, seen by our monitor as a transport error.
+  inbox down;
+  mp::mon(mp::port_id::parse("nodeA#echo"), down.port, mp::message::array({"down"}));
+  std::this_thread::sleep_for(200ms);  // the mon1 is on its way
+  auto t0 = std::chrono::steady_clock::now();
+  a.kill9();
+  ASSERT_TRUE(down.wait_for(1, 5s));
+  EXPECT_EQ(down.got[0][0], "down");
+  EXPECT_EQ(down.got[0][1], "transport_error");
+  EXPECT_EQ(down.got[0][2], "nodeA");
+  std::printf("  kill -9 of the Perl node noticed in %.1f ms\n",
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+}
