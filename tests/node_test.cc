@@ -61,6 +61,7 @@ void alpha() {
     cfg.binds = {alpha_address()};
     cfg.connect_interval = 500ms;
     cfg.use_rc_file = false;
+    cfg.max_queued_bytes = 4u << 20;
     mp::configure(cfg);
   });
 }
@@ -109,6 +110,10 @@ struct inbox {
   bool wait_for(std::size_t n, std::chrono::milliseconds limit = 10s) {
     std::unique_lock<std::mutex> g(m);
     return cv.wait_for(g, limit, [&] { return got.size() >= n; });
+  }
+  std::size_t count() {
+    std::lock_guard<std::mutex> g(m);
+    return got.size();
   }
 };
 
@@ -205,6 +210,29 @@ TEST(Node, AKilledPeerFiresMonitorsWithTransportErrorAndWhatArrivedIsAPrefix) {
   for (std::size_t i = 0; i < in.got.size(); ++i) ASSERT_EQ(in.got[i], mp::message::array({"n", static_cast<int>(i)}));
   std::printf("  kill -9 noticed in %.1f ms; %zu messages arrived, in order\n",
               std::chrono::duration<double, std::milli>(noticed).count(), in.got.size());
+}
+
+// A peer that stops reading (SIGSTOP): what waits for it is bounded; past the bound the
+// connection breaks as a transport error, so the sender's monitors see it.
+TEST(Node, APeerThatStopsReadingBreaksItsConnectionAtTheQueueBound) {
+  alpha();
+  peer_process eta("eta");
+  ASSERT_TRUE(wait_up("eta"));
+  inbox died;
+  mp::port_id echo = mp::port_id::parse("eta#echo");
+  mp::mon(echo, died.port, mp::message::array({"down"}));
+  std::this_thread::sleep_for(100ms);  // the mon1 went out
+  kill(eta.pid, SIGSTOP);
+  const std::string payload(1000, 'x');
+  auto until = std::chrono::steady_clock::now() + 20s;
+  int sent = 0;
+  while (died.count() == 0 && std::chrono::steady_clock::now() < until && sent < 1'000'000) {
+    mp::snd(echo, {"big", "nobody#0", payload});
+    if (++sent % 1000 == 0) std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(died.wait_for(1, 5s)) << sent << " messages sent";
+  EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "eta", "send queue overflow"])"));
+  kill(eta.pid, SIGCONT);
 }
 
 TEST(Node, AMonitorOnAnUnknownNodeFiresWithinTheConnectInterval) {

@@ -49,6 +49,8 @@ struct node_config {                        // AnyEvent::MP's configure argument
   bool secure = true;                       // peers may spawn only registered functions
   bool use_rc_file = true;                  // $PERL_ANYEVENT_MP_RC, else ~/.perl-anyevent-mp
   bool force = false;                       // these values win over the rc file
+  std::size_t max_queued_bytes = 64u << 20; // per peer, encoded, not yet written: beyond it the
+                                            // connection breaks as a transport error
 };
 
 // Makes this process a node. Once, before the first port; throws std::invalid_argument for a

@@ -70,13 +70,19 @@ void connection::deliver(message m) {
 }
 
 void connection::send(const message& wire) {
-  bool kick = false;
+  bool kick = false, overflow = false;
   {
     std::lock_guard<std::mutex> g(out_m_);
+    if (overflowed_) return;  // ending: what follows is dropped with the monitors fired
     aemp::encode(send_f_, wire, outbox_);
+    overflow = overflowed_ = outbox_.size() > node_.config().max_queued_bytes;
     kick = !writing_;
   }
-  if (kick) asio::post(node_.io(), [self = shared_from_this()] { self->flush(); });
+  if (overflow) {  // a peer that does not keep up: break the connection, so monitors see it
+    asio::post(node_.io(), [self = shared_from_this()] { self->end("send queue overflow"); });
+  } else if (kick) {
+    asio::post(node_.io(), [self = shared_from_this()] { self->flush(); });
+  }
 }
 
 // The single writer: everything queued so far in one write (batched under load).

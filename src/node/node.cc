@@ -143,8 +143,13 @@ void node::connection_ended(const std::shared_ptr<connection>& c, const std::str
 void node::enqueue(const std::string& nodeid, message wire) {
   peer& p = peers_[nodeid];
   if (p.conn) return p.conn->send(wire);
-  if (p.queued.size() < s_.max_queued) p.queued.push_back(std::move(wire));
   start_waiting(nodeid, p);
+  if (p.queued_bytes > s_.max_queued_bytes) return;  // overflowed: given up below, once
+  p.queued_bytes += 16 + wire.dump().size() / 2;     // an estimate: CBOR is about half of JSON
+  p.queued.push_back(std::move(wire));
+  if (p.queued_bytes > s_.max_queued_bytes) {
+    asio::post(io_, [this, nodeid] { unreachable(nodeid, "send queue overflow"); });
+  }
 }
 
 void node::start_waiting(const std::string& nodeid, peer& p) {
@@ -368,6 +373,7 @@ net::settings resolve(const node_config& cfg, std::vector<std::string>& binds, s
   s.connect_interval = seconds(conf->value("connect_interval", message(2)), "connect_interval");
   s.monitor_timeout = seconds(conf->value("monitor_timeout", message(30)), "monitor_timeout");
   s.secure = !conf->contains("secure") || aemp::perl_true((*conf)["secure"]);
+  s.max_queued_bytes = cfg.max_queued_bytes;
   auto b = aemp::binds_of(*conf, why);
   auto sd = b ? aemp::seeds_of(*conf, why) : std::nullopt;
   if (!b || !sd) bad(why);

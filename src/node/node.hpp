@@ -16,8 +16,6 @@
 //     port scheduler).
 #pragma once
 
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
-
 #include <boost/asio.hpp>
 
 #include <array>
@@ -75,9 +73,10 @@ class connection : public std::enable_shared_from_this<connection> {
   bool up_ = false, ended_ = false;
   std::array<char, 65536> buf_{};
 
-  std::mutex out_m_;                    // guards outbox_ and writing_
+  std::mutex out_m_;                    // guards outbox_, writing_ and overflowed_
   std::string outbox_;
   bool writing_ = false;
+  bool overflowed_ = false;
   std::string inflight_;                // io thread only: the bytes being written
 };
 
@@ -87,7 +86,7 @@ struct settings {
   std::vector<std::string> framings;
   std::chrono::milliseconds connect_interval{2000}, monitor_timeout{30000};
   bool secure = true;
-  std::size_t max_queued = 1u << 20;    // messages waiting for one peer's connection
+  std::size_t max_queued_bytes = 64u << 20;  // per peer: queued before and after it is up
 };
 
 class node : public detail::remote_hooks {
@@ -119,6 +118,7 @@ class node : public detail::remote_hooks {
   struct peer {
     std::shared_ptr<connection> conn;     // up
     std::vector<message> queued;          // wire messages waiting for a connection
+    std::size_t queued_bytes = 0;         // their approximate size
     std::unordered_map<std::string, std::vector<std::shared_ptr<monitor::state>>> monitors;
     std::optional<asio::steady_timer> give_up;  // connect_interval after the first wait
   };
