@@ -8,7 +8,8 @@
 // HMAC-SHA3-512; snd to nodeA#echo and its reply (Perl -> sluice); mon on a port that does
 // not exist (Perl's kil0 no_such_port); a Perl node that connects to us as its seed and
 // monitors our port, which we kill (our kil0 reaches Perl); kill -9 of the Perl node seen as
-// transport_error by our monitor.
+// transport_error by our monitor; an idle connection to Perl kept alive by our probes
+// (monitor_timeout 1 s: Perl answers the node port's "time").
 #include <sluice/node.hpp>
 
 #include <gtest/gtest.h>
@@ -112,6 +113,10 @@ struct inbox {
     std::unique_lock<std::mutex> g(m);
     return cv.wait_for(g, limit, [&] { return got.size() >= n; });
   }
+  std::size_t count() {
+    std::lock_guard<std::mutex> g(m);
+    return got.size();
+  }
 };
 
 }  // namespace
@@ -131,9 +136,17 @@ TEST(InteropPerl, ASluiceNodeAndPerlNodesTalkBothWays) {
   cfg.binds = {"127.0.0.1:14045"};
   cfg.seeds = {"127.0.0.1:14040"};
   cfg.framing = {framing};
+  cfg.monitor_timeout = 1s;  // idle connections are probed with the node port's "time"
   cfg.use_rc_file = false;
   mp::configure(cfg);
   ASSERT_TRUE(wait_until([] { return is_up("nodeA"); }, 15s)) << "never connected to Perl's nodeA:\n" << a.output();
+  inbox downs;
+  auto watch = mp::mon_nodes([&](const std::string& node, bool up, const mp::message& reason) {
+    if (!up) mp::snd(downs.port, {node, reason});
+  });
+  std::this_thread::sleep_for(2500ms);  // idle for 2.5 monitor_timeouts: Perl answers the probes
+  EXPECT_TRUE(is_up("nodeA"));
+  EXPECT_EQ(downs.count(), 0u) << "an idle Perl peer was declared down";
   // Step 3: snd to a Perl port, and its reply.
   inbox replies;
   mp::snd(mp::port_id::parse("nodeA#echo"), {"hello", replies.port});

@@ -62,6 +62,7 @@ void alpha() {
     cfg.connect_interval = 500ms;
     cfg.use_rc_file = false;
     cfg.max_queued_bytes = 4u << 20;
+    cfg.monitor_timeout = 1s;
     mp::configure(cfg);
   });
 }
@@ -233,6 +234,25 @@ TEST(Node, APeerThatStopsReadingBreaksItsConnectionAtTheQueueBound) {
   ASSERT_TRUE(died.wait_for(1, 5s)) << sent << " messages sent";
   EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "eta", "send queue overflow"])"));
   kill(eta.pid, SIGCONT);
+}
+
+// A peer that is alive for TCP but answers nothing (SIGSTOP, a frozen host): declared down
+// within monitor_timeout (1 s here; AnyEvent::MP alone would wait for TCP: minutes to hours).
+TEST(Node, ASilentPeerIsDeclaredDownWithinTheMonitorTimeout) {
+  alpha();
+  peer_process theta("theta");
+  ASSERT_TRUE(wait_up("theta"));
+  inbox died;
+  mp::mon(mp::port_id::parse("theta#echo"), died.port, mp::message::array({"down"}));
+  std::this_thread::sleep_for(100ms);  // the mon1 went out
+  kill(theta.pid, SIGSTOP);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(died.wait_for(1, 5s));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "theta", "monitor timeout"])"));
+  EXPECT_LT(secs, 1.1 + 0.2) << "monitor_timeout 1 s + 10% (+ a tick)";
+  std::printf("  a silent peer declared down after %.3f s (monitor_timeout 1 s)\n", secs);
+  kill(theta.pid, SIGCONT);
 }
 
 TEST(Node, AMonitorOnAnUnknownNodeFiresWithinTheConnectInterval) {

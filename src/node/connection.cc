@@ -28,6 +28,8 @@ void connection::read() {
   sock_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
     if (self->ended_) return;
     if (ec) return self->end(ec == asio::error::eof ? "Unexpected end-of-file" : ec.message());
+    self->last_heard_ = std::chrono::steady_clock::now();
+    self->probed_ = false;
     self->on_bytes(std::string_view(self->buf_.data(), n));
     if (!self->ended_) self->read();
   });
@@ -51,6 +53,7 @@ void connection::on_bytes(std::string_view bytes) {
     timer_.cancel();
     up_ = true;
     if (!node_.connection_up(shared_from_this())) return end("duplicate connection");
+    watch_silence();
     data = hs_.take_rest();
     bytes = data;
   }
@@ -59,6 +62,26 @@ void connection::on_bytes(std::string_view bytes) {
   bool ok = dec_->feed(bytes, msgs, why);
   for (auto& m : msgs) deliver(std::move(m));
   if (!ok) end(std::string("protocol error: ") + why);
+}
+
+// Beyond AnyEvent::MP (which notices a silent peer only through TCP, minutes to hours): a
+// connection that has been quiet for a quarter of monitor_timeout sends the peer a request
+// every node answers (the node port's "time", answered to our node port as "devnull"); one
+// that hears nothing at all for monitor_timeout ends ("monitor timeout").
+void connection::watch_silence() {
+  auto limit = node_.config().monitor_timeout;
+  auto tick = std::max<std::chrono::milliseconds>(limit / 8, std::chrono::milliseconds(20));
+  timer_.expires_after(tick);
+  timer_.async_wait([self = shared_from_this(), limit](const boost::system::error_code& ec) {
+    if (ec || self->ended_) return;
+    auto quiet = std::chrono::steady_clock::now() - self->last_heard_;
+    if (quiet > limit) return self->end("monitor timeout");
+    if (quiet > limit / 4 && !self->probed_) {
+      self->probed_ = true;
+      self->send(message::array({"", "time", self->node_.config().nodeid + "#", "devnull"}));
+    }
+    self->watch_silence();
+  });
 }
 
 void connection::deliver(message m) {

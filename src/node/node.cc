@@ -269,13 +269,21 @@ void node::request(const std::shared_ptr<connection>& c, const message& m) {
 // Perl's `snd @reply, value`: m[at] is the reply port, the elements after it its message.
 void node::reply(const message& m, std::size_t at, message value) {
   if (at >= m.size() || !m[at].is_string()) return;
+  const std::string& to = m[at].get_ref<const std::string&>();
+  auto hash = to.find('#');
+  if (hash == std::string::npos) return;  // not a port id: nobody to answer
+  std::string nodeid = to.substr(0, hash), name = to.substr(hash + 1);
   message out = message::array();
   for (std::size_t i = at + 1; i < m.size(); ++i) out.push_back(m[i]);
   out.push_back(std::move(value));
-  try {
-    mp::snd(port_id::parse(m[at].get<std::string>()), std::move(out));
-  } catch (const std::invalid_argument&) {  // not a port id: nobody to answer
+  if (nodeid == s_.nodeid) {  // ours; "NODE#" (our node port) is a probe's answer: ignored
+    if (!name.empty()) mp::snd(port_id(nodeid, name), std::move(out));
+    return;
   }
+  message wire = message::array({name});  // an empty name: that node's node port
+  for (auto& x : out) wire.push_back(std::move(x));
+  std::lock_guard<std::mutex> g(m_);
+  enqueue(nodeid, std::move(wire));
 }
 
 void node::notify(const std::string& nodeid, bool up, const message& reason) {

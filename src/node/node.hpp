@@ -59,6 +59,7 @@ class connection : public std::enable_shared_from_this<connection> {
  private:
   void read();
   void on_bytes(std::string_view bytes);
+  void watch_silence();                 // once up: probe an idle peer, end a silent one
   void flush();                         // io thread: write what the outbox holds
   void deliver(message m);
 
@@ -71,6 +72,8 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::steady_timer timer_;
   std::string peer_;
   bool up_ = false, ended_ = false;
+  std::chrono::steady_clock::time_point last_heard_;  // io thread: when bytes last came in
+  bool probed_ = false;                 // io thread: a probe is out since last_heard_
   std::array<char, 65536> buf_{};
 
   std::mutex out_m_;                    // guards outbox_, writing_ and overflowed_
@@ -131,7 +134,7 @@ class node : public detail::remote_hooks {
   void start_waiting(const std::string& nodeid, peer& p);  // m_ held
   void unreachable(const std::string& nodeid, const std::string& why);
   void notify(const std::string& nodeid, bool up, const message& reason);
-  static void reply(const message& m, std::size_t at, message value);
+  void reply(const message& m, std::size_t at, message value);
   void connect_seed(const std::string& hostport, std::chrono::milliseconds backoff);
   void accept(tcp::acceptor& a);
 
