@@ -6,7 +6,7 @@
 //
 // Covered: our node connects to a Perl seed (nodeA, 127.0.0.1:14040) and authenticates with
 // HMAC-SHA3-512; snd to nodeA#echo and its reply (Perl -> sluice); mon on a port that does
-// not exist (Perl's kil0 no_such_port); a Perl node that connects to us as its seed and
+// not exist (Perl's kil0 no_such_port); spawn of a Perl function as a port we name; a Perl node that connects to us as its seed and
 // monitors our port, which we kill (our kil0 reaches Perl); kill -9 of the Perl node seen as
 // transport_error by our monitor; an idle connection to Perl kept alive by our probes
 // (monitor_timeout 1 s: Perl answers the node port's "time").
@@ -158,6 +158,14 @@ TEST(InteropPerl, ASluiceNodeAndPerlNodesTalkBothWays) {
   ASSERT_TRUE(none.wait_for(1));
   EXPECT_EQ(none.got[0], mp::message::parse(
                              R"(["gone", "no_such_port", "cannot monitor nonexistent port", "nodeA#doesnotexist"])"));
+  // Step 4b: spawn a Perl function on nodeA as a port we name, then talk to that port.
+  mp::port_id spawned = mp::spawn("nodeA", "main::spawned", {"arg1", 7});
+  mp::snd(spawned, {"msg-to-spawned"});
+  ASSERT_TRUE(wait_until([&] {
+    std::string out = a.output();
+    return out.find("spawned port " + spawned.str() + " created, init args [\"arg1\",7]") != std::string::npos &&
+           out.find("spawned port " + spawned.str() + " received [\"msg-to-spawned\"]") != std::string::npos;
+  }, 10s)) << a.output();
   // Step 5: a Perl node that connects to us as its seed and monitors our port; we kill it.
   mp::port_id target = mp::named_port("target", [](const mp::message&) {});
   perl_node c("node_generic.pl", {"NODEID=nodeC", "BIND=127.0.0.1:14046", "SEED=127.0.0.1:14045",

@@ -128,6 +128,14 @@ int run_peer(const std::string& nodeid, const std::string& alpha_addr, const std
   cfg.framing = {framing};
   cfg.use_rc_file = false;
   mp::configure(cfg);
+  // For spawn from alpha: the new port answers ["hi", REPLYPORT] with ["spawned", args...].
+  mp::register_function("test::spawned", [](const mp::message& args) {
+    mp::rcv(mp::self(), [args](const mp::message& m) {
+      mp::message reply = mp::message::array({"spawned"});
+      for (const auto& a : args) reply.push_back(a);
+      mp::snd(mp::port_id::parse(m.at(1).get<std::string>()), reply);
+    });
+  });
   mp::named_port("echo", [](const mp::message& m) {
     if (m.size() < 2 || !m[1].is_string()) return;
     mp::message reply = mp::message::array({m[0]});
@@ -178,6 +186,27 @@ TEST(Node, AMonitorOnARemotePortFiresWithTheKillReason) {
   ASSERT_TRUE(none.wait_for(1));
   EXPECT_EQ(none.got[0], mp::message::parse(
                              R"(["gone", "no_such_port", "cannot monitor nonexistent port", "delta#doesnotexist"])"));
+}
+
+TEST(Node, SpawnRunsARegisteredFunctionOnAnotherNode) {
+  alpha();
+  peer_process iota("iota");
+  ASSERT_TRUE(wait_up("iota"));
+  inbox in, died;
+  mp::port_id p = mp::spawn("iota", "test::spawned", {"arg1", 7});
+  EXPECT_EQ(p.node(), "iota");
+  mp::snd(p, {"hi", in.port});  // queued behind the spawn on the same connection
+  ASSERT_TRUE(in.wait_for(1));
+  EXPECT_EQ(in.got[0], mp::message::parse(R"(["spawned", "arg1", 7])"));
+  mp::port_id q = mp::spawn("iota", "test::no_such_function");
+  mp::mon(q, died.port, mp::message::array({"down"}));
+  ASSERT_TRUE(died.wait_for(1));
+  // The port dies at once; the mon1 that follows the spawn sees it dying or already gone.
+  if (died.got[0][1] == "spawn") {
+    EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "spawn", "unknown function test::no_such_function"])"));
+  } else {
+    EXPECT_EQ(died.got[0][1], "no_such_port");
+  }
 }
 
 // No holes: a peer killed with SIGKILL while messages flow. What arrived is a prefix of what

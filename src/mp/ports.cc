@@ -338,19 +338,16 @@ void register_function(std::string qualified_name, std::function<void(const mess
   t.fns[std::move(qualified_name)] = std::move(init);
 }
 
-port_id spawn(const std::string& node, const std::string& qualified_name, message args) {
-  if (node != node_id()) {
-    throw std::invalid_argument("sluice::mp::spawn: node \"" + node + "\" is not this node (" + node_id() +
-                                "); spawning on other nodes comes with the network layer");
-  }
-  auto ps = detail::create_port();
+namespace detail {
+
+// The init function is the port's first task: messages sent to the new id meanwhile queue
+// behind it and reach the handlers it installs.
+void start_spawned(const std::shared_ptr<port_state>& ps, const std::string& qualified_name, message args) {
   port_id id = ps->id;
-  // The init function is the port's first task: messages sent to the new id meanwhile queue
-  // behind it and reach the handlers it installs.
-  ps->inbox.send(detail::task(std::function<void()>([id, qualified_name, args = std::move(args)] {
+  ps->inbox.send(task(std::function<void()>([id, qualified_name, args = std::move(args)] {
     std::function<void(const message&)> init;
     {
-      auto& t = detail::functions();
+      auto& t = functions();
       std::lock_guard<std::mutex> g(t.m);
       auto it = t.fns.find(qualified_name);
       if (it != t.fns.end()) init = it->second;
@@ -361,8 +358,20 @@ port_id spawn(const std::string& node, const std::string& qualified_name, messag
     }
     init(args);
   })));
-  detail::schedule(*ps);
-  return id;
+  schedule(*ps);
+}
+
+}  // namespace detail
+
+port_id spawn(const std::string& node, const std::string& qualified_name, message args) {
+  if (node != node_id()) {
+    if (auto* r = detail::remote()) return r->spawn(node, qualified_name, std::move(args));
+    throw std::invalid_argument("sluice::mp::spawn: node \"" + node + "\" is not this node (" + node_id() +
+                                ") and this process is not a node (sluice::mp::configure)");
+  }
+  auto ps = detail::create_port();
+  detail::start_spawned(ps, qualified_name, std::move(args));
+  return ps->id;
 }
 
 }  // namespace sluice::mp

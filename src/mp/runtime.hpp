@@ -97,6 +97,7 @@ struct remote_hooks {
   virtual void send(const port_id& p, message msg) = 0;
   virtual void kill(const port_id& p, message reason) = 0;
   virtual void monitor(const port_id& p, std::shared_ptr<monitor_state> m) = 0;
+  virtual port_id spawn(const std::string& node, const std::string& qualified_name, message args) = 0;
 };
 void set_remote(remote_hooks* r);  // once, by configure; never unset
 remote_hooks* remote();
@@ -106,6 +107,8 @@ std::shared_ptr<port_state> find(const port_id& p);
 std::shared_ptr<port_state> create_port();
 port_id create_port_with_mailbox(std::shared_ptr<mailbox_state> mb);
 std::shared_ptr<port_state> create_named_port(const std::string& name);  // throws if taken or a number
+// Runs the registered function `qualified_name` as port ps's first task (spawn).
+void start_spawned(const std::shared_ptr<port_state>& ps, const std::string& qualified_name, message args);
 bool remove(const port_id& p);
 
 // Scheduler.

@@ -201,6 +201,21 @@ void node::monitor(const port_id& p, std::shared_ptr<monitor::state> m) {
   if (list.size() == 1) enqueue(p.node(), message::array({"", "mon1", p.name()}));
 }
 
+// AnyEvent::MP's spawn: the caller names the new port and returns its id at once; the other
+// node runs the function as that port (aemp-wire.md section 3).
+port_id node::spawn(const std::string& nodeid, const std::string& qualified_name, message args) {
+  port_id p(nodeid, aemp::random_alnum10());
+  message wire = message::array({"", "AnyEvent::MP::_spawn", p.name(), qualified_name});
+  if (args.is_array()) {
+    for (auto& x : args) wire.push_back(std::move(x));
+  } else {
+    wire.push_back(std::move(args));
+  }
+  std::lock_guard<std::mutex> g(m_);
+  enqueue(nodeid, std::move(wire));
+  return p;
+}
+
 void node::fire_remote(const std::string& peer_id, const std::string& name, const message& reason) {
   std::vector<std::shared_ptr<monitor::state>> fire;
   {
@@ -255,8 +270,16 @@ void node::request(const std::shared_ptr<connection>& c, const message& m) {
       mp::snd(port_id::parse(arg(2)), rest(3));
     } catch (const std::invalid_argument&) {  // not a port id: nothing to deliver
     }
+  } else if (tag == "AnyEvent::MP::_spawn") {  // _spawn NAME FUNCTION ARGS...: only registered functions
+    std::shared_ptr<detail::port_state> ps;
+    try {
+      ps = detail::create_named_port(arg(2));
+    } catch (const std::invalid_argument&) {
+      return;  // a name taken (or a number): nothing to run it as
+    }
+    detail::start_spawned(ps, arg(3), rest(4));
   } else if (tag == "can") {  // can TAG REPLYPORT ARGS...: snd REPLYPORT ARGS..., "1" or ""
-    static const char* const known[] = {"mon1", "mon0", "kil1", "kil0", "snd", "can", "time", "devnull", ""};
+    static const char* const known[] = {"mon1", "mon0", "kil1", "kil0", "snd", "can", "time", "devnull", "", "AnyEvent::MP::_spawn"};
     bool yes = false;
     for (const char* k : known) yes = yes || arg(2) == k;
     reply(m, 3, yes ? "1" : "");

@@ -103,6 +103,7 @@ class node : public detail::remote_hooks {
   void send(const port_id& p, message msg) override;
   void kill(const port_id& p, message reason) override;
   void monitor(const port_id& p, std::shared_ptr<monitor::state> m) override;
+  port_id spawn(const std::string& nodeid, const std::string& qualified_name, message args) override;
 
   // From connections (io thread).
   aemp::handshake_config handshake_config() const;
