@@ -32,7 +32,7 @@
 // from outside, the mailbox's waiting calls throw sluice::mp::port_killed.
 //
 // Names: node ids and port ids are printable ("NODE#NAME") and cross the network as strings
-// (<sluice/node.hpp>); spawn takes a node id, which today must be node_id().
+// (<sluice/node.hpp>); spawn takes a node id: this one, or another once configure() ran.
 //
 // Thread-safety: every function may be called from any thread. Callbacks (handlers, monitor
 // callbacks, spawn init functions, psub bodies) run on scheduler threads with self() set.

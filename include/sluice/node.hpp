@@ -19,9 +19,12 @@
 // monitor fires). A monitor on a port of a node that cannot be reached fires within
 // connect_interval with ["transport_error", NODE, "no known address"] or "connect timeout".
 //
+// A peer that answers nothing is declared down within monitor_timeout: an idle connection is
+// probed with the node port's "time" request. spawn(node, ...) runs a registered function on
+// another node as a port whose name this node picks.
+//
 // What this release does not do yet (the rest of issue 11): TLS (`cert` is refused with an
-// error), the rc file and its profiles, seeds as a directory (global nodes, g_* requests),
-// cal, spawn on other nodes, db_*, and probing silent peers (monitor_timeout).
+// error), seeds as a directory (global nodes, g_* requests), cal, and db_*.
 //
 // Thread-safety: every function may be called from any thread. The network runs on one
 // thread of its own (Boost.Asio); callbacks run on the port scheduler's threads.
