@@ -9,10 +9,13 @@
 //     at its next due time.
 //   - A fire never blocks: try_send into a capacity-1 channel (a full tick channel drops the
 //     tick; an after channel is fired once).
+//   - A callback timer (internal::call_after) runs its function on the timer thread: callers
+//     pass functions that only hand work elsewhere (the port scheduler), never block.
 //   - Due times saturate: one past what steady_clock can represent is never, and a timer
 //     that is due never is not put on the heap at all (nor back on it after a tick).
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -38,6 +41,7 @@ struct timer {
   clock::time_point due;
   std::chrono::nanoseconds period;  // zero: fire once
   std::weak_ptr<tp_chan> target;
+  std::function<void()> callback;   // instead of a channel: internal::call_after
   bool operator>(const timer& o) const noexcept { return due > o.due; }
 };
 
@@ -82,6 +86,10 @@ class timer_service {
     while (!heap.empty() && heap.top().due <= now) {
       timer t = heap.top();
       heap.pop();
+      if (t.callback) {
+        t.callback();  // short and non-blocking by contract (call_after)
+        continue;
+      }
       std::shared_ptr<tp_chan> ch = t.target.lock();
       if (!ch) continue;
       clock::time_point v = t.due;
@@ -101,13 +109,19 @@ timer_channel make(std::chrono::nanoseconds delay, std::chrono::nanoseconds peri
   timer_channel ch(1, overflow::drop_newest);
   clock::time_point due = later(clock::now(), std::max(delay, std::chrono::nanoseconds::zero()));
   if (due == clock::time_point::max()) return ch;  // never fires: nothing to schedule
-  timer_service::get().add(timer{due, period, internal::channel_access::share(ch)});
+  timer_service::get().add(timer{due, period, internal::channel_access::share(ch), {}});
   return ch;
 }
 
 }  // namespace
 
 timer_channel after_ns(std::chrono::nanoseconds d) { return make(d, std::chrono::nanoseconds::zero()); }
+
+void internal::call_after(std::chrono::nanoseconds d, std::function<void()> f) {
+  clock::time_point due = later(clock::now(), std::max(d, std::chrono::nanoseconds::zero()));
+  if (due == clock::time_point::max()) return;  // never
+  timer_service::get().add(timer{due, std::chrono::nanoseconds::zero(), {}, std::move(f)});
+}
 
 timer_channel tick_ns(std::chrono::nanoseconds period) {
   if (period.count() <= 0) throw std::invalid_argument("sluice::tick: period must be positive");

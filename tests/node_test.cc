@@ -188,6 +188,43 @@ TEST(Node, AMonitorOnARemotePortFiresWithTheKillReason) {
                              R"(["gone", "no_such_port", "cannot monitor nonexistent port", "delta#doesnotexist"])"));
 }
 
+// cal: the reply, the timeout, and the death of the port asked, each ends the call once.
+TEST(Node, CalGetsTheReplyOrNulloptOnTimeoutOrDeath) {
+  alpha();
+  peer_process kappa("kappa");
+  ASSERT_TRUE(wait_up("kappa"));
+  struct result {
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::optional<mp::message>> got;
+    void add(std::optional<mp::message> r) {
+      std::lock_guard<std::mutex> g(m);
+      got.push_back(std::move(r));
+      cv.notify_all();
+    }
+    bool wait(std::size_t n) {
+      std::unique_lock<std::mutex> g(m);
+      return cv.wait_for(g, 5s, [&] { return got.size() >= n; });
+    }
+  } r;
+  // echo answers ["tag", REPLYPORT] with ["tag"]: cal appends the reply port.
+  mp::cal(mp::port_id::parse("kappa#echo"), {"ping"}, [&](std::optional<mp::message> m) { r.add(m); });
+  ASSERT_TRUE(r.wait(1));
+  EXPECT_EQ(r.got[0], mp::message::array({"ping"}));
+  auto silent = mp::port([](const mp::message&) {});  // never answers
+  auto t0 = std::chrono::steady_clock::now();
+  mp::cal(silent, {"ping"}, [&](std::optional<mp::message> m) { r.add(m); }, 100ms);
+  ASSERT_TRUE(r.wait(2));
+  EXPECT_FALSE(r.got[1].has_value());
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 100ms);
+  mp::cal(mp::port_id::parse("kappa#doesnotexist"), {"ping"}, [&](std::optional<mp::message> m) { r.add(m); }, 60s);
+  ASSERT_TRUE(r.wait(3)) << "the death of the port asked ends the call";
+  EXPECT_FALSE(r.got[2].has_value());
+  std::this_thread::sleep_for(200ms);
+  std::lock_guard<std::mutex> g(r.m);
+  EXPECT_EQ(r.got.size(), 3u) << "each call ends once";
+}
+
 TEST(Node, SpawnRunsARegisteredFunctionOnAnotherNode) {
   alpha();
   peer_process iota("iota");

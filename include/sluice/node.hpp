@@ -24,7 +24,7 @@
 // another node as a port whose name this node picks.
 //
 // What this release does not do yet (the rest of issue 11): TLS (`cert` is refused with an
-// error), seeds as a directory (global nodes, g_* requests), cal, and db_*.
+// error), seeds as a directory (global nodes, g_* requests), and db_*.
 //
 // Thread-safety: every function may be called from any thread. The network runs on one
 // thread of its own (Boost.Asio); callbacks run on the port scheduler's threads.
@@ -69,6 +69,13 @@ std::string node_of(const port_id& p);
 // if the name is taken (or is a number: numbers name the ports port() makes).
 port_id named_port(std::string name);
 port_id named_port(std::string name, std::function<void(const message&)> on_message);
+
+// AnyEvent::MP's cal: sends msg with a fresh reply port appended and calls f once, on a
+// scheduler thread: with the reply's message, or nullopt when timeout passes first or p dies
+// (a monitor on p: for another node's port, also when its connection breaks). Works for this
+// node's ports as well. Never blocks.
+void cal(const port_id& p, message msg, std::function<void(std::optional<message> reply)> f,
+         std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 // Nodes with a connection up now (a snapshot).
 std::vector<std::string> up_nodes();

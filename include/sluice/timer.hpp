@@ -13,6 +13,8 @@
 // a timer channel nobody holds any more is simply dropped. Thread-safety: any thread.
 #pragma once
 
+#include <functional>
+
 #include <chrono>
 
 #include "sluice/channel.hpp"
@@ -23,6 +25,12 @@ namespace sluice {
 using timer_channel = channel<std::chrono::steady_clock::time_point>;
 
 timer_channel after_ns(std::chrono::nanoseconds d);
+
+namespace internal {
+// Runs f on the timer thread d from now (sluice::mp::cal's timeout). f must not block: it
+// should only hand work to another thread.
+void call_after(std::chrono::nanoseconds d, std::function<void()> f);
+}  // namespace internal
 timer_channel tick_ns(std::chrono::nanoseconds period);
 
 template <class Rep, class Period>
