@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "port_inbox.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -100,24 +102,7 @@ bool is_up(const std::string& node) {
   return false;
 }
 
-struct inbox {
-  std::mutex m;
-  std::condition_variable cv;
-  std::vector<mp::message> got;
-  mp::port_id port = mp::port([this](const mp::message& msg) {
-    std::lock_guard<std::mutex> g(m);
-    got.push_back(msg);
-    cv.notify_all();
-  });
-  bool wait_for(std::size_t n, std::chrono::milliseconds limit = 10s) {
-    std::unique_lock<std::mutex> g(m);
-    return cv.wait_for(g, limit, [&] { return got.size() >= n; });
-  }
-  std::size_t count() {
-    std::lock_guard<std::mutex> g(m);
-    return got.size();
-  }
-};
+using sluice_test::inbox;
 
 }  // namespace
 

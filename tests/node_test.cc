@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "port_inbox.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -99,24 +101,7 @@ bool wait_up(const std::string& node, std::chrono::milliseconds limit = 10s) {
 }
 
 // Collects messages that reach a port.
-struct inbox {
-  std::mutex m;
-  std::condition_variable cv;
-  std::vector<mp::message> got;
-  mp::port_id port = mp::port([this](const mp::message& msg) {
-    std::lock_guard<std::mutex> g(m);
-    got.push_back(msg);
-    cv.notify_all();
-  });
-  bool wait_for(std::size_t n, std::chrono::milliseconds limit = 10s) {
-    std::unique_lock<std::mutex> g(m);
-    return cv.wait_for(g, limit, [&] { return got.size() >= n; });
-  }
-  std::size_t count() {
-    std::lock_guard<std::mutex> g(m);
-    return got.size();
-  }
-};
+using sluice_test::inbox;
 
 // The peer: echo ["tag", REPLYPORT, args...] back to REPLYPORT as ["tag", args...].
 int run_peer(const std::string& nodeid, const std::string& alpha_addr, const std::string& framing) {
