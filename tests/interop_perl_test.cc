@@ -132,6 +132,7 @@ TEST(InteropPerl, ASluiceNodeAndPerlNodesTalkBothWays) {
   std::this_thread::sleep_for(2500ms);  // idle for 2.5 monitor_timeouts: Perl answers the probes
   EXPECT_TRUE(is_up("nodeA"));
   EXPECT_EQ(downs.count(), 0u) << "an idle Perl peer was declared down";
+  watch.cancel();  // before `downs` goes: later node events must not reach it
   // Step 3: snd to a Perl port, and its reply.
   inbox replies;
   mp::snd(mp::port_id::parse("nodeA#echo"), {"hello", replies.port});

@@ -25,6 +25,8 @@ struct inbox {
     std::unique_lock<std::mutex> g(m);
     return cv.wait_for(g, limit, [&] { return got.size() >= n; });
   }
+  // Ends the port, so that nothing arriving later reaches a destroyed inbox.
+  ~inbox() { sluice::mp::kil(port); }
   std::size_t count() {
     std::lock_guard<std::mutex> g(m);
     return got.size();

@@ -10,6 +10,8 @@ namespace sluice::mp {
 namespace {
 
 // One call: finished once, by the reply, the timeout or p's death, whichever comes first.
+// Only the reply port's handler owns it (the monitor and the timer hold it weakly), so it is
+// freed when finish kills the reply port: no cycle through the monitor's callback.
 struct call {
   std::atomic<bool> done{false};
   std::function<void(std::optional<message>)> f;
@@ -31,8 +33,15 @@ void cal(const port_id& p, message msg, std::function<void(std::optional<message
   auto c = std::make_shared<call>();
   c->f = std::move(f);
   c->reply = port([c](const message& m) { finish(c, m); });
-  c->watch = mon(p, [c](const message&) { finish(c, std::nullopt); });
-  internal::call_after(timeout, [c] { detail::post([c] { finish(c, std::nullopt); }); });
+  std::weak_ptr<call> weak = c;
+  c->watch = mon(p, [weak](const message&) {
+    if (auto alive = weak.lock()) finish(alive, std::nullopt);
+  });
+  internal::call_after(timeout, [weak] {
+    detail::post([weak] {
+      if (auto alive = weak.lock()) finish(alive, std::nullopt);
+    });
+  });
   if (!msg.is_array()) msg = message::array({std::move(msg)});
   msg.push_back(c->reply);
   snd(p, std::move(msg));
