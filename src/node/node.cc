@@ -4,6 +4,7 @@
 
 #include "sluice/internal/aemp/rcfile.hpp"
 
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -421,6 +422,9 @@ void configure(node_config cfg) {
   static std::mutex once;
   std::lock_guard<std::mutex> g(once);
   if (net::current()) throw std::logic_error("sluice::mp::configure: called twice");
+  // The io thread outlives main (it is never joined): OpenSSL must not tear its globals down
+  // at exit under it (TSan saw the io thread's last RAND lock use race with that cleanup).
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   std::vector<std::string> binds, seeds;
   net::settings s = resolve(cfg, binds, seeds);
   std::string id = s.nodeid;
