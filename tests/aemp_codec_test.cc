@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "aemp_test_data.hpp"
+
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -14,22 +16,13 @@
 #include <string>
 #include <vector>
 
-#ifndef SLUICE_TEST_DATA_DIR
-#define SLUICE_TEST_DATA_DIR "tests/data"  // Bazel runs tests from the workspace's runfiles
-#endif
-
 namespace aemp = sluice::mp::aemp;
 using json = nlohmann::json;
 
 namespace {
 
-const std::string secret = "interop-test-secret";
-
-std::string read_file(const std::string& rel) {
-  std::ifstream in(std::string(SLUICE_TEST_DATA_DIR) + "/aemp/" + rel, std::ios::binary);
-  if (!in) ADD_FAILURE() << "cannot read test data " << rel;
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+const std::string& secret = sluice_test::aemp_secret;
+const auto read_file = sluice_test::read_aemp_file;
 
 // One direction of a captured connection, split as the protocol splits it.
 struct side {

@@ -7,7 +7,6 @@
 #include <openssl/crypto.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <chrono>
 #include <stdexcept>
 
