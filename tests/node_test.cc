@@ -18,8 +18,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -121,11 +124,19 @@ int run_peer(const std::string& nodeid, const std::string& alpha_addr, const std
       mp::snd(mp::port_id::parse(m.at(1).get<std::string>()), reply);
     });
   });
-  mp::named_port("echo", [](const mp::message& m) {
+  mp::port_id echo = mp::named_port("echo", [](const mp::message& m) {
     if (m.size() < 2 || !m[1].is_string()) return;
     mp::message reply = mp::message::array({m[0]});
     for (std::size_t i = 2; i < m.size(); ++i) reply.push_back(m[i]);
     mp::snd(mp::port_id::parse(m[1].get<std::string>()), reply);
+  });
+  mp::db_reg("peers", echo, nodeid);  // in the directory while this node lives
+  // ["NODE#port", args...]: sends args to that port (which may be a node we never met).
+  mp::named_port("relay", [](const mp::message& m) {
+    if (m.empty() || !m[0].is_string()) return;
+    mp::message rest = mp::message::array();
+    for (std::size_t i = 1; i < m.size(); ++i) rest.push_back(m[i]);
+    mp::snd(mp::port_id::parse(m[0].get<std::string>()), rest);
   });
   // Lives until killed, or 60 s at most (a test that forgot it must not leave it behind).
   for (int i = 0; i < 600 && getppid() != 1; ++i) std::this_thread::sleep_for(100ms);
@@ -314,6 +325,62 @@ TEST(Node, AMonitorOnAnUnknownNodeFiresWithinTheConnectInterval) {
   ASSERT_TRUE(died.wait_for(1, 5s));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
   EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "nowhere", "no known address"])"));
+}
+
+// The directory: alpha is the peers' seed, hence their master and a global node. Every
+// peer's db_reg reaches it; a peer finds another through it (g_find) and connects on demand;
+// a killed peer's entries go.
+TEST(Node, TheDirectoryListsRegistrationsAndRoutesBetweenNodesThatNeverMet) {
+  alpha();
+  struct family_view {
+    std::mutex m;
+    std::condition_variable cv;
+    mp::message contents = mp::message::object();
+    std::vector<std::string> deleted;
+    bool wait(const std::function<bool()>& f) {
+      std::unique_lock<std::mutex> g(m);
+      return cv.wait_for(g, 10s, f);
+    }
+    mp::message snapshot() {
+      std::lock_guard<std::mutex> g(m);
+      return contents;
+    }
+    bool was_deleted(const std::string& key) {
+      std::lock_guard<std::mutex> g(m);
+      return std::find(deleted.begin(), deleted.end(), key) != deleted.end();
+    }
+  };
+  auto view = std::make_shared<family_view>();  // outlives a callback already under way at cancel
+  auto watch = mp::db_mon("peers", [view](const mp::message& contents, const std::vector<std::string>&,
+                                       const std::vector<std::string>&, const std::vector<std::string>& deleted) {
+    std::lock_guard<std::mutex> g(view->m);
+    view->contents = contents;
+    view->deleted.insert(view->deleted.end(), deleted.begin(), deleted.end());
+    view->cv.notify_all();
+  });
+  peer_process eta("eta"), iota("iota");
+  ASSERT_TRUE(view->wait([&] { return view->contents.contains("eta#echo") && view->contents.contains("iota#echo"); }))
+      << view->snapshot().dump();
+  EXPECT_EQ(view->snapshot()["eta#echo"], "eta");
+  auto fam = mp::db_family("peers", 5s);
+  ASSERT_TRUE(fam.has_value());
+  EXPECT_EQ((*fam)["iota#echo"], "iota");
+  // eta sends to iota: they never met; eta asks alpha where iota listens.
+  inbox in;
+  mp::snd(mp::port_id::parse("eta#relay"), {"iota#echo", "via", in.port, 1});
+  ASSERT_TRUE(in.wait_for(1, 10s));
+  EXPECT_EQ(in.got[0], mp::message::array({"via", 1}));
+  iota.kill9();
+  ASSERT_TRUE(view->wait([&] { return !view->contents.contains("iota#echo"); })) << view->snapshot().dump();
+  EXPECT_TRUE(view->was_deleted("iota#echo"));
+  // This node's own entries.
+  mp::db_set("alpha_family", "k", {1, 2});
+  auto mine = mp::db_family("alpha_family", 5s);
+  ASSERT_TRUE(mine.has_value());
+  EXPECT_EQ(*mine, mp::message::parse(R"({"k": [1, 2]})"));
+  mp::db_del("alpha_family", "k");
+  EXPECT_EQ(mp::db_family("alpha_family", 5s), mp::message::object());
+  watch.cancel();
 }
 
 // Runs this binary with --bad-config CASE; true if configure threw what the case expects.

@@ -23,8 +23,13 @@
 // probed with the node port's "time" request. spawn(node, ...) runs a registered function on
 // another node as a port whose name this node picks.
 //
+// Seeds and the directory: a node's seeds are global nodes (a node whose seed address is its
+// own becomes one, as does a node asked to serve with g_slave); the first seed connected is the
+// node's master, which keeps its directory entries and tells it where other nodes listen
+// (g_find), so snd to any node of the network connects on demand.
+//
 // What this release does not do yet (the rest of issue 11): TLS (`cert` is refused with an
-// error), seeds as a directory (global nodes, g_* requests), and db_*.
+// error).
 //
 // Thread-safety: every function may be called from any thread. The network runs on one
 // thread of its own (Boost.Asio); callbacks run on the port scheduler's threads.
@@ -82,5 +87,24 @@ std::vector<std::string> up_nodes();
 
 // f(node, true, []) when a connection to a node comes up, f(node, false, reason) when it goes.
 monitor mon_nodes(std::function<void(const std::string& node, bool up, const message& reason)> f);
+
+// The directory (AEMP's distributed database): family -> key -> value, kept by the global
+// nodes (seeds). This node's entries go to its master (the first seed connected; a global node
+// is its own) and are merged there with everyone's; they go when this node disconnects.
+// db_set/db_del/db_reg never block: the change reaches the master when there is one.
+void db_set(const std::string& family, const std::string& key, message value = nullptr);
+void db_del(const std::string& family, const std::string& key);
+// db_set(family, p.str(), value), deleted again when p dies (for another node's port, also
+// when its connection breaks).
+void db_reg(const std::string& family, const port_id& p, message value = nullptr);
+// The family as the master has it (an object, {} when empty); blocks the caller up to timeout
+// (nullopt: no master answered in time).
+std::optional<message> db_family(const std::string& family, std::chrono::milliseconds timeout);
+// f(contents, added, changed, deleted) on a scheduler thread: first with the whole family (all
+// keys added), then at each change the master reports. Cancelling stops the calls (the master
+// is told at the next change).
+monitor db_mon(const std::string& family, std::function<void(const message& contents,
+               const std::vector<std::string>& added, const std::vector<std::string>& changed,
+               const std::vector<std::string>& deleted)> f);
 
 }  // namespace sluice::mp

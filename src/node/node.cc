@@ -4,6 +4,8 @@
 
 #include "sluice/internal/aemp/rcfile.hpp"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <unistd.h>
 
@@ -39,7 +41,7 @@ std::pair<std::string, std::string> split_hostport(const std::string& s, const c
 node* current() { return the_node.load(std::memory_order_acquire); }  // pairs with set_current
 void set_current(node* n) { the_node.store(n, std::memory_order_release); }  // pairs with current()
 
-node::node(settings s) : s_(std::move(s)), work_(asio::make_work_guard(io_)) {}
+node::node(settings s) : s_(std::move(s)), work_(asio::make_work_guard(io_)), dir_(s_.nodeid, *this) {}
 
 aemp::handshake_config node::handshake_config() const {
   aemp::handshake_config c;
@@ -78,7 +80,35 @@ void node::add_seed(const std::string& hostport) {
   seeds_.push_back(hostport);
 }
 
+// What the directory lists under "'l" for this node: each listener's address, and for one on
+// every interface ("*", 0.0.0.0) each non-loopback IPv4 address (127.0.0.1 when there is none).
+std::vector<std::string> node::listen_addresses() const {
+  std::vector<std::string> out;
+  for (const auto& a : acceptors_) {
+    tcp::endpoint ep = a->local_endpoint();
+    std::string port = std::to_string(ep.port());
+    if (!ep.address().is_unspecified()) {
+      out.push_back(ep.address().to_string() + ":" + port);
+      continue;
+    }
+    std::vector<std::string> hosts;
+    ifaddrs* ifs = nullptr;
+    if (getifaddrs(&ifs) == 0) {
+      for (ifaddrs* i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+        auto v4 = asio::ip::make_address_v4(ntohl(reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr));
+        if (!v4.is_loopback()) hosts.push_back(v4.to_string());
+      }
+      freeifaddrs(ifs);
+    }
+    if (hosts.empty()) hosts.push_back("127.0.0.1");
+    for (const auto& h : hosts) out.push_back(h + ":" + port);
+  }
+  return out;
+}
+
 void node::run() {
+  asio::post(io_, [this, binds = listen_addresses()] { dir_.set("'l", s_.nodeid, binds); });
   for (const auto& s : seeds_) asio::post(io_, [this, s] { connect_seed(s, std::chrono::milliseconds(600)); });
   thread_ = std::thread([this] { io_.run(); });
   thread_.detach();  // the node lives as long as the process
@@ -118,14 +148,27 @@ bool node::connection_up(const std::shared_ptr<connection>& c) {
     for (auto& m : queued) c->send(m);  // under m_: nothing sent later can overtake these
   }
   notify(c->peer(), true, message::array());
+  if (!c->seed().empty()) node_seed_[c->peer()] = c->seed();
+  dir_.node_up(c->peer(), node_seed_.count(c->peer()) != 0);
   return true;
 }
 
 void node::connection_ended(const std::shared_ptr<connection>& c, const std::string& why) {
-  if (!c->seed().empty()) {  // a seed connection is made again
+  const bool myself = why.find("I refuse to talk to myself") != std::string::npos;
+  if (!c->seed().empty() && myself) {  // the seed is this node: it serves the directory
+    std::erase(seeds_, c->seed());
+    dir_.become_global();
+  } else if (!c->seed().empty()) {  // a seed connection is made again
     asio::post(io_, [this, s = c->seed()] { connect_seed(s, std::chrono::milliseconds(600)); });
   }
-  if (!c->up()) return;
+  if (!c->up()) {
+    if (!c->target().empty()) {  // a dialed connection failed its handshake: another try may come
+      std::lock_guard<std::mutex> g(m_);
+      auto it = peers_.find(c->target());
+      if (it != peers_.end()) it->second.dialing = false;
+    }
+    return;
+  }
   std::vector<std::shared_ptr<monitor::state>> fire;
   {
     std::lock_guard<std::mutex> g(m_);
@@ -137,6 +180,12 @@ void node::connection_ended(const std::shared_ptr<connection>& c, const std::str
   message reason = transport_error(c->peer(), why);
   for (auto& m : fire) detail::fire(m, reason);
   notify(c->peer(), false, reason);
+  dir_.node_down(c->peer(), node_seed_.count(c->peer()) != 0);
+  if (std::find(keepalive_.begin(), keepalive_.end(), c->peer()) != keepalive_.end()) {
+    asio::post(io_, [this] {
+      if (!keepalive_ticking_) keepalive_tick(std::chrono::milliseconds(300));
+    });
+  }
 }
 
 // m_ held. A message for a node without a connection waits for one, at most connect_interval.
@@ -152,12 +201,107 @@ void node::enqueue(const std::string& nodeid, message wire) {
   }
 }
 
+// m_ held. The first wait for a node looks up where it listens and dials it; it ends after
+// connect_interval ("connect timeout" when an address was tried, else "no known address").
 void node::start_waiting(const std::string& nodeid, peer& p) {
   if (p.give_up) return;
   p.give_up.emplace(io_, s_.connect_interval);
   p.give_up->async_wait([this, nodeid](const boost::system::error_code& ec) {
-    if (!ec) unreachable(nodeid, "no known address");
+    if (ec) return;
+    bool dialed = false;
+    {
+      std::lock_guard<std::mutex> g(m_);
+      auto it = peers_.find(nodeid);
+      dialed = it != peers_.end() && it->second.dialed;
+    }
+    unreachable(nodeid, dialed ? "connect timeout" : "no known address");
   });
+  asio::post(io_, [this, nodeid] { lookup(nodeid); });
+}
+
+// io thread. A global node knows the addresses (or knows that nobody does); any other node
+// asks its master (g_find; the answer, g_found, comes back as connect_to).
+void node::lookup(const std::string& nodeid) {
+  if (nodeid == s_.nodeid || is_up(nodeid)) return;
+  if (auto addrs = dir_.addresses(nodeid)) return connect_to(nodeid, *addrs);
+  if (dir_.is_global()) return unreachable(nodeid, "no known address");
+  dir_.find(nodeid);
+}
+
+void node::connect_to(const std::string& nodeid, const std::vector<std::string>& addresses) {
+  {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = peers_.find(nodeid);
+    if (it == peers_.end() || it->second.conn || it->second.dialing) return;  // nobody waits, up, or dialing
+    if (!addresses.empty()) it->second.dialing = it->second.dialed = true;
+  }
+  if (addresses.empty()) return unreachable(nodeid, "no known address");
+  dial(nodeid, addresses, 0);
+}
+
+// io thread: the addresses one after another until one connects (the handshake decides the rest).
+void node::dial(const std::string& nodeid, std::vector<std::string> addresses, std::size_t i) {
+  auto give_up = [this, nodeid] {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = peers_.find(nodeid);
+    if (it != peers_.end()) it->second.dialing = false;
+  };
+  if (i >= addresses.size()) return give_up();
+  std::pair<std::string, std::string> hp;
+  try {
+    hp = split_hostport(addresses[i], "address");
+  } catch (const std::invalid_argument&) {
+    return dial(nodeid, std::move(addresses), i + 1);
+  }
+  auto resolver = std::make_shared<tcp::resolver>(io_);
+  auto sock = std::make_shared<tcp::socket>(io_);
+  auto next = [this, nodeid, addresses, i] { dial(nodeid, addresses, i + 1); };
+  resolver->async_resolve(hp.first, hp.second, [this, resolver, sock, nodeid, next](const boost::system::error_code& ec,
+                                                                                    tcp::resolver::results_type rs) {
+    if (ec) return next();
+    asio::async_connect(*sock, rs, [this, sock, nodeid, next](const boost::system::error_code& ec2, const tcp::endpoint&) {
+      if (ec2) return next();
+      std::make_shared<connection>(*this, std::move(*sock), std::string(), nodeid)->start();
+    });
+  });
+}
+
+void node::send_request(const std::string& nodeid, message wire) {
+  if (nodeid == s_.nodeid) {  // our own node port: later, on the io thread, as from us
+    asio::post(io_, [this, wire = std::move(wire)] { dir_.request(s_.nodeid, wire); });
+    return;
+  }
+  std::lock_guard<std::mutex> g(m_);
+  enqueue(nodeid, std::move(wire));
+}
+
+bool node::is_up(const std::string& nodeid) {
+  std::lock_guard<std::mutex> g(m_);
+  auto it = peers_.find(nodeid);
+  return it != peers_.end() && it->second.conn;
+}
+
+// Global nodes stay connected to each other: those down are dialed again, with back-off
+// (0.3 s doubling up to monitor_timeout, as Perl's keepalive) while any stays down.
+void node::keep_connected(std::vector<std::string> nodes) {
+  keepalive_ = std::move(nodes);
+  if (!keepalive_ticking_) keepalive_tick(std::chrono::milliseconds(300));
+}
+
+void node::keepalive_tick(std::chrono::milliseconds backoff) {
+  bool any_down = false;
+  for (const auto& n : keepalive_) {
+    std::lock_guard<std::mutex> g(m_);
+    peer& p = peers_[n];
+    if (p.conn) continue;
+    any_down = true;
+    start_waiting(n, p);
+  }
+  keepalive_ticking_ = any_down;
+  if (!any_down) return;
+  auto t = std::make_shared<asio::steady_timer>(io_, backoff);
+  auto next = std::min(backoff * 2, s_.monitor_timeout);
+  t->async_wait([this, t, next](const boost::system::error_code&) { keepalive_tick(next); });
 }
 
 // No connection came up in time: drop what waited, fire the monitors.
@@ -240,6 +384,7 @@ void node::request(const std::shared_ptr<connection>& c, const message& m) {
     for (std::size_t i = from; i < m.size(); ++i) r.push_back(m[i]);
     return r;
   };
+  if (tag.rfind("g_", 0) == 0) return dir_.request(c->peer(), m);  // the directory
   if (tag == "mon1") {  // the peer watches our port
     std::string name = arg(2);
     port_id p(s_.nodeid, name);
@@ -279,14 +424,17 @@ void node::request(const std::shared_ptr<connection>& c, const message& m) {
     }
     detail::start_spawned(ps, arg(3), rest(4));
   } else if (tag == "can") {  // can TAG REPLYPORT ARGS...: snd REPLYPORT ARGS..., "1" or ""
-    static const char* const known[] = {"mon1", "mon0", "kil1", "kil0", "snd", "can", "time", "devnull", "", "AnyEvent::MP::_spawn"};
+    static const char* const known[] = {"mon1", "mon0", "kil1", "kil0", "snd", "can", "time", "devnull", "",
+                                        "AnyEvent::MP::_spawn", "g_global", "g_slave", "g_set", "g_upd", "g_find",
+                                        "g_found", "g_db_family", "g_db_keys", "g_db_values", "g_reply", "g_mon1",
+                                        "g_mon0", "g_chg1", "g_chg2"};
     bool yes = false;
     for (const char* k : known) yes = yes || arg(2) == k;
     reply(m, 3, yes ? "1" : "");
   } else if (tag == "time") {  // time REPLYPORT ARGS...: snd REPLYPORT ARGS..., seconds
     reply(m, 2, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   }
-  // devnull, "", g_* (the directory: not yet) and anything else: ignored.
+  // devnull, "" and anything else: ignored.
 }
 
 // Perl's `snd @reply, value`: m[at] is the reply port, the elements after it its message.

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "../mp/runtime.hpp"
+#include "directory.hpp"
 #include "sluice/internal/aemp/framing.hpp"
 #include "sluice/internal/aemp/handshake.hpp"
 #include "sluice/node.hpp"
@@ -45,12 +46,14 @@ class node;
 // One TCP connection: handshake, then messages both ways.
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(node& n, tcp::socket s, std::string seed);
+  // seed: the seed address dialed ("" otherwise); target: the node id dialed ("" otherwise).
+  connection(node& n, tcp::socket s, std::string seed, std::string target = {});
   void start();                         // io thread: step 1 of the handshake, then reading
   void send(const message& wire);       // any thread, once up: queue one [name, args...]
   void end(const std::string& why);     // io thread; the one way a connection ends
   const std::string& peer() const { return peer_; }
   const std::string& seed() const { return seed_; }
+  const std::string& target() const { return target_; }
   bool up() const { return up_; }
 
   // The peer's monitors on our ports (mon1 requests), cancelled when the connection ends.
@@ -66,6 +69,7 @@ class connection : public std::enable_shared_from_this<connection> {
   node& node_;
   tcp::socket sock_;
   std::string seed_;                    // the seed address this connection was made for, if any
+  std::string target_;                  // the node id this connection was dialed for, if any
   aemp::handshake hs_;
   std::optional<aemp::decoder> dec_;
   aemp::framing send_f_ = aemp::framing::json;
@@ -92,12 +96,13 @@ struct settings {
   std::size_t max_queued_bytes = 64u << 20;  // per peer: queued before and after it is up
 };
 
-class node : public detail::remote_hooks {
+class node : public detail::remote_hooks, public directory::host {
  public:
   explicit node(settings s);
   void listen(const std::string& bind);          // throws on a bad address or a failed bind
   void add_seed(const std::string& hostport);    // throws on a bad address
   void run();                                    // starts the io thread
+  directory& dir() { return dir_; }              // io thread only
 
   // remote_hooks: snd, kil and mon on other nodes' ports.
   void send(const port_id& p, message msg) override;
@@ -113,6 +118,14 @@ class node : public detail::remote_hooks {
   void fire_remote(const std::string& peer, const std::string& name, const message& reason);
 
   std::vector<std::string> up_nodes();
+
+  // directory::host (io thread).
+  void send_request(const std::string& node, message wire) override;
+  bool is_up(const std::string& node) override;
+  std::vector<std::string> connected() override { return up_nodes(); }
+  void connect_to(const std::string& node, const std::vector<std::string>& addresses) override;
+  void keep_connected(std::vector<std::string> nodes) override;
+  void post_user(std::function<void()> f) override { detail::post(std::move(f)); }
   mp::monitor watch(std::function<void(const std::string&, bool, const message&)> f);
 
   asio::io_context& io() { return io_; }
@@ -125,6 +138,8 @@ class node : public detail::remote_hooks {
     std::size_t queued_bytes = 0;         // their approximate size
     std::unordered_map<std::string, std::vector<std::shared_ptr<monitor::state>>> monitors;
     std::optional<asio::steady_timer> give_up;  // connect_interval after the first wait
+    bool dialing = false;                 // io thread: a connection attempt is under way
+    bool dialed = false;                  // an address was tried in this waiting period
   };
   struct watcher {
     std::shared_ptr<monitor::state> st;
@@ -137,6 +152,10 @@ class node : public detail::remote_hooks {
   void notify(const std::string& nodeid, bool up, const message& reason);
   void reply(const message& m, std::size_t at, message value);
   void connect_seed(const std::string& hostport, std::chrono::milliseconds backoff);
+  void lookup(const std::string& nodeid);        // io thread: where does it listen? then dial
+  void dial(const std::string& nodeid, std::vector<std::string> addresses, std::size_t i);
+  void keepalive_tick(std::chrono::milliseconds backoff);
+  std::vector<std::string> listen_addresses() const;
   void accept(tcp::acceptor& a);
 
   settings s_;
@@ -144,6 +163,10 @@ class node : public detail::remote_hooks {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<std::string> seeds_;
+  directory dir_;                         // io thread only
+  std::map<std::string, std::string> node_seed_;  // io thread: node id -> the seed address it answered at
+  std::vector<std::string> keepalive_;    // io thread: global nodes to stay connected to
+  bool keepalive_ticking_ = false;        // io thread
   std::thread thread_;
 
   std::mutex m_;                          // guards peers_ and watchers_
