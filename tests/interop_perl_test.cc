@@ -28,6 +28,7 @@
 #include <functional>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -55,7 +56,9 @@ struct perl_node {
   perl_node(const std::string& script, std::vector<std::string> env, const std::string& logname) {
     std::string dir = oracle();
     log = "/tmp/sluice-interop-" + logname + "-" + std::to_string(getpid()) + ".log";
-    std::vector<std::string> args{"perl", "-I" + dir + "/lib", dir + "/scripts/" + script};
+    // A bare name is one of the oracle's scripts; a path is one of ours (tests/interop).
+    std::string path = script.find('/') == std::string::npos ? dir + "/scripts/" + script : script;
+    std::vector<std::string> args{"perl", "-I" + dir + "/lib", path};
     env.push_back("PATH=/usr/bin:/bin");
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
@@ -103,6 +106,41 @@ bool is_up(const std::string& node) {
 }
 
 using sluice_test::inbox;
+
+// Cancels a db_mon when the test is over.
+struct monitor_holder {
+  mp::monitor m;
+  ~monitor_holder() { m.cancel(); }
+};
+
+// What db_mon has reported for one family, readable from the test's thread.
+struct family_view {
+  std::mutex m;
+  mp::message contents = mp::message::object();
+  monitor_holder watch;
+  bool has_key_with_prefix(const std::string& prefix, std::string* key = nullptr) {
+    std::lock_guard<std::mutex> g(m);
+    for (const auto& [k, v] : contents.items()) {
+      if (k.rfind(prefix, 0) == 0) {
+        if (key) *key = k;
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+std::shared_ptr<family_view> watch_family(const std::string& family) {
+  auto v = std::make_shared<family_view>();
+  v->watch.m = mp::db_mon(family, [v](const mp::message& contents, const std::vector<std::string>&,
+                                      const std::vector<std::string>&, const std::vector<std::string>&) {
+    std::lock_guard<std::mutex> g(v->m);
+    v->contents = contents;
+  });
+  return v;
+}
+
+std::string test_script(const char* name) { return std::string(SLUICE_TEST_SOURCE_DIR) + "/interop/" + name; }
 
 }  // namespace
 
@@ -175,4 +213,65 @@ TEST(InteropPerl, ASluiceNodeAndPerlNodesTalkBothWays) {
   EXPECT_EQ(down.got[0][2], "nodeA");
   std::printf("  kill -9 of the Perl node noticed in %.1f ms\n",
               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+}
+
+// The directory (gproto 1) with Perl in both roles: Perl's nodeA is our master first; then a
+// Perl node whose seed is us makes us a global node beside nodeA.
+TEST(InteropPerl, TheDirectoryWorksBothWays) {
+  const std::string dir = oracle();
+  if (!perl_ready(dir)) GTEST_SKIP() << "skipped: no AnyEvent::MP oracle at \"" << dir << "\" (or its Perl modules)";
+  const char* f = std::getenv("SLUICE_INTEROP_FRAMING");
+  const std::string framing = f ? f : "cbor";
+  // Step 1: Perl's nodeA (a seed, hence global) and our node, whose seed and master it is.
+  perl_node a("node_a.pl", {"PERL_ANYEVENT_MP_RC=" + dir + "/perl-anyevent-mp.json", "LIFETIME=40",
+                            "AEMP_FRAMING=" + framing}, "dbA");
+  mp::node_config cfg;
+  cfg.nodeid = "sluice1";
+  cfg.secret = "interop-test-secret";
+  cfg.binds = {"127.0.0.1:14045"};
+  cfg.seeds = {"127.0.0.1:14040"};
+  cfg.framing = {framing};
+  cfg.use_rc_file = false;
+  mp::configure(cfg);
+  ASSERT_TRUE(wait_until([] { return is_up("nodeA"); }, 15s)) << a.output();
+  // Step 2: Perl's directory to us: the port nodeA registered, by db_mon and by db_family.
+  auto demo = watch_family("demo_service");
+  ASSERT_TRUE(wait_until([&] { return demo->has_key_with_prefix("nodeA#"); }, 10s)) << a.output();
+  auto fam = mp::db_family("demo_service", 5s);
+  ASSERT_TRUE(fam.has_value());
+  EXPECT_EQ(fam->size(), 1u) << fam->dump();
+  // Step 3: our entry reaches a Perl slave of nodeA (nodeD) through nodeA.
+  mp::db_set("sluice_family", "k1", {{"v", 1}});
+  perl_node d(test_script("db_node.pl"), {"NODEID=nodeD", "BIND=127.0.0.1:14047", "SEED=127.0.0.1:14040",
+                                          "DBMON=sluice_family", "DBREG=d_family", "FRAMING=" + framing, "LIFETIME=30"},
+              "dbD");
+  ASSERT_TRUE(wait_until([&] { return d.output().find(R"(nodeD: DBMON [{"k1":{"v":1}})") != std::string::npos; }, 15s))
+      << d.output();
+  // Step 4: we never met nodeD: nodeA's directory tells us where it listens (g_find).
+  auto dfam = watch_family("d_family");
+  std::string dport;
+  ASSERT_TRUE(wait_until([&] { return dfam->has_key_with_prefix("nodeD#", &dport); }, 10s)) << d.output();
+  EXPECT_FALSE(is_up("nodeD"));
+  mp::snd(mp::port_id::parse(dport), {"hello-from-sluice", 7});
+  ASSERT_TRUE(wait_until([&] { return d.output().find(R"(nodeD: GOT ["hello-from-sluice",7])") != std::string::npos; }, 10s))
+      << d.output();
+  // Step 5: a Perl node whose seed is us (nodeE) makes us global: its entries and ours meet
+  // here, and nodeA's slaves' entries come over from nodeA (global to global).
+  perl_node e(test_script("db_node.pl"), {"NODEID=nodeE", "BIND=127.0.0.1:14048", "SEED=127.0.0.1:14045",
+                                          "DBSET=e_family,ek,\"ev\"", "DBMON=sluice_family2", "FRAMING=" + framing,
+                                          "LIFETIME=30"},
+              "dbE");
+  ASSERT_TRUE(wait_until([] { return is_up("nodeE"); }, 15s)) << e.output();
+  mp::db_set("sluice_family2", "k2", "v2");
+  ASSERT_TRUE(wait_until([&] { return e.output().find(R"(nodeE: DBMON [{"k2":"v2"})") != std::string::npos; }, 10s))
+      << e.output();
+  EXPECT_TRUE(wait_until([] { return mp::db_family("e_family", 1s) == mp::message::parse(R"({"ek": "ev"})"); }, 10s));
+  EXPECT_TRUE(wait_until([&] {
+    auto got = mp::db_family("d_family", 1s);
+    return got && got->contains(dport);
+  }, 10s)) << "nodeA's slave's entry never reached us";
+  // Step 6: kill -9 of nodeD: nodeA drops its entries and tells us, a global node.
+  ASSERT_TRUE(wait_until([&] { return dfam->has_key_with_prefix("nodeD#"); }, 10s));
+  d.kill9();
+  EXPECT_TRUE(wait_until([&] { return !dfam->has_key_with_prefix("nodeD#"); }, 10s)) << a.output();
 }
