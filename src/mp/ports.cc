@@ -307,7 +307,8 @@ monitor make_monitor(std::shared_ptr<monitor::state> s) {
 }
 
 void monitor::cancel() {
-  if (s_) s_->cancelled.store(true);
+  if (!s_ || s_->cancelled.exchange(true)) return;
+  if (s_->on_cancel) s_->on_cancel();
 }
 
 monitor mon(const port_id& p, std::function<void(const message& reason)> on_death) {

@@ -54,6 +54,9 @@ struct monitor::state {
   port_id creator;  // self() while the callback runs (when created in a port context)
   std::atomic<bool> fired{false};
   std::atomic<bool> cancelled{false};
+  // Run once by the first cancel() (another node's port: tell that node, mon0). Set before
+  // the monitor's handle is handed out, never changed after.
+  std::function<void()> on_cancel;
 };
 
 }  // namespace sluice::mp

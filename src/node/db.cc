@@ -61,6 +61,7 @@ monitor db_mon(const std::string& family,
   net::node& n = configured("db_mon");
   if (!f) throw std::invalid_argument("sluice::mp::db_mon: no callback");
   auto st = std::make_shared<monitor::state>();
+  st->on_cancel = [&n, family] { on_io(n, [family](net::directory& d) { d.unwatch(family); }); };
   on_io(n, [family, st, f = std::move(f)](net::directory& d) { d.watch(family, st, f); });
   return make_monitor(st);
 }

@@ -70,6 +70,7 @@ class directory {
              std::function<void(const message&)> on_reply);  // tag: g_db_family/_keys/_values
   void forget(const std::string& id);                         // a query given up
   void watch(const std::string& family, std::shared_ptr<monitor::state> st, family_watcher f);
+  void unwatch(const std::string& family);                    // a watcher was cancelled
 
  private:
   struct watcher {

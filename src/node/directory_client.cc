@@ -123,6 +123,10 @@ void directory::watch(const std::string& family, std::shared_ptr<monitor::state>
   watchers_[family].push_back({std::move(st), std::move(f)});
 }
 
+void directory::unwatch(const std::string& family) {
+  if (watchers_.count(family)) prune_watchers(family);
+}
+
 // Watchers cancelled since the last change go; with the last one the family is unwatched.
 void directory::prune_watchers(const std::string& family) {
   auto& ws = watchers_[family];

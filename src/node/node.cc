@@ -341,8 +341,24 @@ void node::monitor(const port_id& p, std::shared_ptr<monitor::state> m) {
   std::lock_guard<std::mutex> g(m_);
   auto& list = peers_[p.node()].monitors[p.name()];
   std::erase_if(list, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
+  m->on_cancel = [this, nodeid = p.node(), name = p.name()] {
+    asio::post(io_, [this, nodeid, name] { unmonitor(nodeid, name); });
+  };
   list.push_back(std::move(m));
   if (list.size() == 1) enqueue(p.node(), message::array({"", "mon1", p.name()}));
+}
+
+// io thread: a monitor was cancelled; with the last one on that port, the peer is told (mon0).
+void node::unmonitor(const std::string& nodeid, const std::string& name) {
+  std::lock_guard<std::mutex> g(m_);
+  auto it = peers_.find(nodeid);
+  if (it == peers_.end()) return;
+  auto mit = it->second.monitors.find(name);
+  if (mit == it->second.monitors.end()) return;
+  std::erase_if(mit->second, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
+  if (!mit->second.empty()) return;
+  it->second.monitors.erase(mit);
+  if (it->second.conn || !it->second.queued.empty()) enqueue(nodeid, message::array({"", "mon0", name}));
 }
 
 // AnyEvent::MP's spawn: the caller names the new port and returns its id at once; the other

@@ -149,6 +149,7 @@ class node : public detail::remote_hooks, public directory::host {
   void enqueue(const std::string& nodeid, message wire);   // m_ held
   void start_waiting(const std::string& nodeid, peer& p);  // m_ held
   void unreachable(const std::string& nodeid, const std::string& why);
+  void unmonitor(const std::string& nodeid, const std::string& name);
   void notify(const std::string& nodeid, bool up, const message& reason);
   void reply(const message& m, std::size_t at, message value);
   void connect_seed(const std::string& hostport, std::chrono::milliseconds backoff);
