@@ -59,6 +59,8 @@ struct node_config {                        // AnyEvent::MP's configure argument
   bool force = false;                       // these values win over the rc file
   std::size_t max_queued_bytes = 64u << 20; // per peer, encoded, not yet written: beyond it the
                                             // connection breaks as a transport error
+  bool log = false;                         // one line on stderr per connection up or ended (with
+                                            // the reason) and per role change; also SLUICE_NODE_LOG=1
 };
 
 // Makes this process a node. Once, before the first port; throws std::invalid_argument for a

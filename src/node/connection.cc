@@ -9,7 +9,11 @@ connection::connection(node& n, tcp::socket s, std::string seed, std::string tar
       seed_(std::move(seed)),
       target_(std::move(target)),
       hs_(n.handshake_config()),
-      timer_(n.io()) {}
+      timer_(n.io()) {
+  boost::system::error_code ec;
+  auto ep = sock_.remote_endpoint(ec);
+  where_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
 
 // Step 1: socket options and both greeting lines at once; the handshake must finish within
 // monitor_timeout (Perl: 30 s).
@@ -142,6 +146,7 @@ void connection::end(const std::string& why) {
   sock_.close(ignored);
   for (auto& [name, m] : served) m.cancel();
   served.clear();
+  node_.note("connection " + (peer_.empty() ? std::string() : "with " + peer_ + " ") + "(" + where_ + ") ended: " + why);
   node_.connection_ended(shared_from_this(), why);
 }
 

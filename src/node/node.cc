@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace sluice::mp::net {
@@ -49,6 +51,13 @@ aemp::handshake_config node::handshake_config() const {
   c.secret = s_.secret;
   c.framings = s_.framings;
   return c;
+}
+
+// One line, written whole (stderr is unbuffered: one write per line).
+void node::note(const std::string& what) const {
+  if (!s_.log) return;
+  std::string line = "sluice node " + s_.nodeid + ": " + what + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 void node::listen(const std::string& bind) {
@@ -149,6 +158,7 @@ bool node::connection_up(const std::shared_ptr<connection>& c) {
   }
   notify(c->peer(), true, message::array());
   if (!c->seed().empty()) node_seed_[c->peer()] = c->seed();
+  note("connection up with " + c->peer());
   dir_.node_up(c->peer(), node_seed_.count(c->peer()) != 0);
   return true;
 }
@@ -157,6 +167,7 @@ void node::connection_ended(const std::shared_ptr<connection>& c, const std::str
   const bool myself = why.find("I refuse to talk to myself") != std::string::npos;
   if (!c->seed().empty() && myself) {  // the seed is this node: it serves the directory
     std::erase(seeds_, c->seed());
+    note("seed " + c->seed() + " is this node: serving as a global node");
     dir_.become_global();
   } else if (!c->seed().empty()) {  // a seed connection is made again
     asio::post(io_, [this, s = c->seed()] { connect_seed(s, std::chrono::milliseconds(600)); });
@@ -569,6 +580,8 @@ net::settings resolve(const node_config& cfg, std::vector<std::string>& binds, s
   s.monitor_timeout = seconds(conf->value("monitor_timeout", message(30)), "monitor_timeout");
   s.secure = !conf->contains("secure") || aemp::perl_true((*conf)["secure"]);
   s.max_queued_bytes = cfg.max_queued_bytes;
+  const char* env_log = std::getenv("SLUICE_NODE_LOG");
+  s.log = cfg.log || (env_log && *env_log && std::string(env_log) != "0");
   auto b = aemp::binds_of(*conf, why);
   auto sd = b ? aemp::seeds_of(*conf, why) : std::nullopt;
   if (!b || !sd) bad(why);

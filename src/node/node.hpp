@@ -70,6 +70,7 @@ class connection : public std::enable_shared_from_this<connection> {
   tcp::socket sock_;
   std::string seed_;                    // the seed address this connection was made for, if any
   std::string target_;                  // the node id this connection was dialed for, if any
+  std::string where_;                   // the peer's address, for the log
   aemp::handshake hs_;
   std::optional<aemp::decoder> dec_;
   aemp::framing send_f_ = aemp::framing::json;
@@ -94,6 +95,7 @@ struct settings {
   std::chrono::milliseconds connect_interval{2000}, monitor_timeout{30000};
   bool secure = true;
   std::size_t max_queued_bytes = 64u << 20;  // per peer: queued before and after it is up
+  bool log = false;                           // connection and role events on stderr
 };
 
 class node : public detail::remote_hooks, public directory::host {
@@ -129,6 +131,7 @@ class node : public detail::remote_hooks, public directory::host {
   mp::monitor watch(std::function<void(const std::string&, bool, const message&)> f);
 
   asio::io_context& io() { return io_; }
+  void note(const std::string& what) const;      // a log line, when logging is on
   const settings& config() const { return s_; }
 
  private:
