@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -75,8 +76,9 @@ void alpha() {
 // A peer node process (this binary with --peer), killed with SIGKILL when destroyed.
 struct peer_process {
   pid_t pid = -1;
-  explicit peer_process(const std::string& nodeid, const std::string& framing = "cbor") {
-    std::string self = "/proc/self/exe", addr = alpha_address();
+  explicit peer_process(const std::string& nodeid, const std::string& framing = "cbor",
+                        std::string seed = alpha_address()) {
+    std::string self = "/proc/self/exe", addr = std::move(seed);
     std::vector<char*> argv{self.data(), const_cast<char*>("--peer"), const_cast<char*>(nodeid.c_str()),
                             addr.data(), const_cast<char*>(framing.c_str()), nullptr};
     if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0) pid = -1;
@@ -275,6 +277,152 @@ TEST(Node, AKilledPeerFiresMonitorsWithTransportErrorAndWhatArrivedIsAPrefix) {
               std::chrono::duration<double, std::milli>(noticed).count(), in.got.size());
 }
 
+// A one-connection TCP relay between a peer and alpha that, after relaying `after` bytes from
+// the peer to alpha, either resets both sides (RST) or goes silent (keeps both sockets open
+// and relays nothing more): the two ways a network cuts a connection.
+class cutting_proxy {
+ public:
+  enum class cut { reset, silent };
+  cutting_proxy(cut how, std::size_t after) : how_(how), after_(after), port_(free_port()) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a = loopback(port_);
+    bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(listener_, 4);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~cutting_proxy() {
+    stop_.store(true);
+    thread_.join();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  bool has_cut() const { return cut_.load(); }
+
+ private:
+  static sockaddr_in loopback(int port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+  }
+  static void hard_close(int fd) {
+    linger l{1, 0};  // close with RST
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+  }
+  // Bounded: 60 s at most, one connection, then the listener closes (the peer's later seed
+  // attempts are refused).
+  void run() {
+    auto until = std::chrono::steady_clock::now() + 60s;
+    pollfd lp{listener_, POLLIN, 0};
+    while (!stop_.load() && std::chrono::steady_clock::now() < until && poll(&lp, 1, 20) <= 0) {
+    }
+    int peer = stop_.load() ? -1 : accept(listener_, nullptr, nullptr);
+    close(listener_);
+    if (peer < 0) return;
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a = loopback(std::stoi(alpha_address().substr(alpha_address().rfind(':') + 1)));
+    if (connect(up, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(peer);
+      close(up);
+      return;
+    }
+    std::size_t back_bytes = 0;
+    char buf[16384];
+    while (!stop_.load() && std::chrono::steady_clock::now() < until && !cut_.load()) {
+      pollfd p[2] = {{peer, POLLIN, 0}, {up, POLLIN, 0}};
+      if (poll(p, 2, 20) <= 0) continue;
+      bool done = false;
+      for (int i = 0; i < 2 && !done; ++i) {
+        if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        ssize_t n = recv(p[i].fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+          done = true;
+          break;
+        }
+        send(i == 0 ? up : peer, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL);
+        if (i == 0 && (back_bytes += static_cast<std::size_t>(n)) >= after_) cut_.store(true);
+      }
+      if (done) break;
+    }
+    if (cut_.load() && how_ == cut::silent) {
+      while (!stop_.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+    }
+    if (how_ == cut::reset) {
+      hard_close(peer);
+      hard_close(up);
+    } else {
+      close(peer);
+      close(up);
+    }
+  }
+
+  cut how_;
+  std::size_t after_;
+  int port_, listener_ = -1;
+  std::atomic<bool> stop_{false}, cut_{false};
+  std::thread thread_;
+};
+
+// No holes across a cut connection: alpha sends numbered messages to a peer behind the proxy,
+// all queued before the cut; the peer echoes them back. What comes back is exactly a prefix,
+// and when it is not all of it, alpha's monitor on the peer's port fired.
+void cut_connection_leaves_a_prefix(cutting_proxy::cut how, const std::string& nodeid, const std::string& expected_why,
+                                    std::chrono::milliseconds notice_limit) {
+  alpha();
+  cutting_proxy proxy(how, 64 * 1024);
+  peer_process p(nodeid, "cbor", proxy.address());
+  ASSERT_TRUE(wait_up(nodeid)) << nodeid << " never connected through the proxy";
+  inbox in, died;
+  mp::port_id echo = mp::port_id::parse(nodeid + "#echo");
+  mp::mon(echo, died.port, mp::message::array({"down"}));
+  const int n = 50000;  // about 1 MB: the cut comes in the middle
+  for (int i = 0; i < n; ++i) mp::snd(echo, {"n", in.port, i});
+  auto t0 = std::chrono::steady_clock::now();
+  while (!proxy.has_cut() && std::chrono::steady_clock::now() - t0 < 10s) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(proxy.has_cut());
+  auto cut_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(died.wait_for(1, 5s)) << "the monitor never fired";
+  auto noticed = std::chrono::steady_clock::now() - cut_at;
+  EXPECT_EQ(died.got[0], mp::message::array({"down", "transport_error", nodeid, expected_why}));
+  EXPECT_LT(noticed, notice_limit);
+  std::this_thread::sleep_for(200ms);  // anything still on its way
+  std::lock_guard<std::mutex> g(in.m);
+  EXPECT_LT(in.got.size(), static_cast<std::size_t>(n)) << "the cut came too late to test anything";
+  for (std::size_t i = 0; i < in.got.size(); ++i) ASSERT_EQ(in.got[i], mp::message::array({"n", static_cast<int>(i)}));
+  std::printf("  cut noticed in %.1f ms; %zu of %d messages came back, in order, none missing before the cut\n",
+              std::chrono::duration<double, std::milli>(noticed).count(), in.got.size(), n);
+}
+
+TEST(Node, AConnectionResetInTheMiddleLeavesAPrefixAndFiresTheMonitor) {
+  cut_connection_leaves_a_prefix(cutting_proxy::cut::reset, "nu", "Connection reset by peer", 1s);
+}
+
+TEST(Node, AConnectionThatGoesSilentLeavesAPrefixAndFiresTheMonitorWithinTheTimeout) {
+  cut_connection_leaves_a_prefix(cutting_proxy::cut::silent, "xi", "monitor timeout", 1100ms);  // monitor_timeout + 10%
+}
+
+// A restarted peer (same node id) is reachable again: the old monitor fired, a new one works,
+// and a later message reconnects.
+TEST(Node, ARestartedPeerIsReachableAgain) {
+  alpha();
+  inbox died, in;
+  {
+    peer_process first("omicron");
+    ASSERT_TRUE(wait_up("omicron"));
+    mp::mon(mp::port_id::parse("omicron#echo"), died.port, mp::message::array({"down"}));
+    std::this_thread::sleep_for(100ms);
+  }  // SIGKILL
+  ASSERT_TRUE(died.wait_for(1, 5s));
+  peer_process second("omicron");
+  ASSERT_TRUE(wait_up("omicron"));
+  mp::snd(mp::port_id::parse("omicron#echo"), {"again", in.port, 2});
+  ASSERT_TRUE(in.wait_for(1, 5s));
+  EXPECT_EQ(in.got[0], mp::message::array({"again", 2}));
+}
+
 // A peer that stops reading (SIGSTOP): what waits for it is bounded; past the bound the
 // connection breaks as a transport error, so the sender's monitors see it.
 TEST(Node, APeerThatStopsReadingBreaksItsConnectionAtTheQueueBound) {
@@ -358,21 +506,21 @@ TEST(Node, TheDirectoryListsRegistrationsAndRoutesBetweenNodesThatNeverMet) {
     view->deleted.insert(view->deleted.end(), deleted.begin(), deleted.end());
     view->cv.notify_all();
   });
-  peer_process eta("eta"), iota("iota");
-  ASSERT_TRUE(view->wait([&] { return view->contents.contains("eta#echo") && view->contents.contains("iota#echo"); }))
+  peer_process lambda("lambda"), mu("mu");
+  ASSERT_TRUE(view->wait([&] { return view->contents.contains("lambda#echo") && view->contents.contains("mu#echo"); }))
       << view->snapshot().dump();
-  EXPECT_EQ(view->snapshot()["eta#echo"], "eta");
+  EXPECT_EQ(view->snapshot()["lambda#echo"], "lambda");
   auto fam = mp::db_family("peers", 5s);
   ASSERT_TRUE(fam.has_value());
-  EXPECT_EQ((*fam)["iota#echo"], "iota");
-  // eta sends to iota: they never met; eta asks alpha where iota listens.
+  EXPECT_EQ((*fam)["mu#echo"], "mu");
+  // lambda sends to mu: they never met; lambda asks alpha where mu listens.
   inbox in;
-  mp::snd(mp::port_id::parse("eta#relay"), {"iota#echo", "via", in.port, 1});
+  mp::snd(mp::port_id::parse("lambda#relay"), {"mu#echo", "via", in.port, 1});
   ASSERT_TRUE(in.wait_for(1, 10s));
   EXPECT_EQ(in.got[0], mp::message::array({"via", 1}));
-  iota.kill9();
-  ASSERT_TRUE(view->wait([&] { return !view->contents.contains("iota#echo"); })) << view->snapshot().dump();
-  EXPECT_TRUE(view->was_deleted("iota#echo"));
+  mu.kill9();
+  ASSERT_TRUE(view->wait([&] { return !view->contents.contains("mu#echo"); })) << view->snapshot().dump();
+  EXPECT_TRUE(view->was_deleted("mu#echo"));
   // This node's own entries.
   mp::db_set("alpha_family", "k", {1, 2});
   auto mine = mp::db_family("alpha_family", 5s);

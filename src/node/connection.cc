@@ -79,7 +79,7 @@ void connection::on_bytes(std::string_view bytes) {
 // that hears nothing at all for monitor_timeout ends ("monitor timeout").
 void connection::watch_silence() {
   auto limit = node_.config().monitor_timeout;
-  auto tick = std::max<std::chrono::milliseconds>(limit / 8, std::chrono::milliseconds(20));
+  auto tick = std::max<std::chrono::milliseconds>(limit / 20, std::chrono::milliseconds(10));  // notice within 5% late
   timer_.expires_after(tick);
   timer_.async_wait([self = shared_from_this(), limit](const boost::system::error_code& ec) {
     if (ec || self->ended_) return;
