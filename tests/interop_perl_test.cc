@@ -10,6 +10,12 @@
 // monitors our port, which we kill (our kil0 reaches Perl); kill -9 of the Perl node seen as
 // transport_error by our monitor; an idle connection to Perl kept alive by our probes
 // (monitor_timeout 1 s: Perl answers the node port's "time").
+// The directory test (a second process; tests/interop/db_node.pl is our Perl node script):
+// Perl's global node serving us (db_mon, db_family, g_find to reach a Perl node we never met,
+// our entries reaching a Perl slave), us serving a Perl node (it seeds us: we become global,
+// its entries and ours meet, global-to-global merge with Perl's nodeA, a killed Perl node's
+// entries go), and Perl spawning our registered function, Perl killing our port, us killing
+// a Perl port (the reason reaches our monitor, its db_reg entry goes).
 #include <sluice/node.hpp>
 
 #include <gtest/gtest.h>
@@ -257,9 +263,17 @@ TEST(InteropPerl, TheDirectoryWorksBothWays) {
       << d.output();
   // Step 5: a Perl node whose seed is us (nodeE) makes us global: its entries and ours meet
   // here, and nodeA's slaves' entries come over from nodeA (global to global).
+  // nodeE also spawns a function of ours here, and kills one of our ports.
+  mp::register_function("test::from_perl", [](const mp::message& args) {
+    mp::snd(mp::port_id::parse(args.at(0).get<std::string>()), {"spawned-here", mp::self().str()});
+  });
+  inbox victim_died;
+  mp::port_id victim = mp::named_port("victim", [](const mp::message&) {});
+  mp::mon(victim, victim_died.port, mp::message::array({"victim"}));
   perl_node e(test_script("db_node.pl"), {"NODEID=nodeE", "BIND=127.0.0.1:14048", "SEED=127.0.0.1:14045",
-                                          "DBSET=e_family,ek,\"ev\"", "DBMON=sluice_family2", "FRAMING=" + framing,
-                                          "LIFETIME=30"},
+                                          "DBSET=e_family,ek,\"ev\"", "DBMON=sluice_family2", "DBREG=e_reg",
+                                          "SPAWN=sluice1,test::from_perl", "KILL=sluice1#victim",
+                                          "FRAMING=" + framing, "LIFETIME=30"},
               "dbE");
   ASSERT_TRUE(wait_until([] { return is_up("nodeE"); }, 15s)) << e.output();
   mp::db_set("sluice_family2", "k2", "v2");
@@ -270,6 +284,21 @@ TEST(InteropPerl, TheDirectoryWorksBothWays) {
     auto got = mp::db_family("d_family", 1s);
     return got && got->contains(dport);
   }, 10s)) << "nodeA's slave's entry never reached us";
+  // Step 5b: Perl spawns our registered function here and kills our port.
+  ASSERT_TRUE(wait_until([&] { return e.output().find(R"(nodeE: GOT ["spawned-here","sluice1#)") != std::string::npos; }, 10s))
+      << e.output();
+  ASSERT_TRUE(victim_died.wait_for(1, 10s)) << e.output();
+  EXPECT_EQ(victim_died.got[0], mp::message::parse(R"(["victim", "killed_by_perl", 42])"));
+  // Step 5c: we kill nodeE's registered port: our monitor sees the reason; its entry goes.
+  auto ereg = watch_family("e_reg");
+  std::string eport;
+  ASSERT_TRUE(wait_until([&] { return ereg->has_key_with_prefix("nodeE#", &eport); }, 10s));
+  inbox e_died;
+  mp::mon(mp::port_id::parse(eport), e_died.port, mp::message::array({"eport"}));
+  mp::kil(mp::port_id::parse(eport), {"bye", "from sluice"});
+  ASSERT_TRUE(e_died.wait_for(1, 10s));
+  EXPECT_EQ(e_died.got[0], mp::message::parse(R"(["eport", "bye", "from sluice"])"));
+  EXPECT_TRUE(wait_until([&] { return !ereg->has_key_with_prefix("nodeE#"); }, 10s));
   // Step 6: kill -9 of nodeD: nodeA drops its entries and tells us, a global node.
   ASSERT_TRUE(wait_until([&] { return dfam->has_key_with_prefix("nodeD#"); }, 10s));
   d.kill9();

@@ -4,6 +4,8 @@
 #   DBREG=family           registers a port (db_reg) that prints "GOT <json>" for each message
 #   DBSET=family,key,json  db_set family => key => value
 #   DBMON=family           prints "DBMON <json of [contents, added, changed, deleted]>" at each call
+#   SPAWN=node,function    after 1 s: spawn on that node with [our DBREG port] as arguments
+#   KILL=portid            after 1 s: kil that port with ["killed_by_perl", 42]
 # Every line it prints starts with the node id.
 use strict;
 use warnings;
@@ -19,8 +21,9 @@ configure norc => 1, nodeid => $ENV{NODEID}, binds => [$ENV{BIND}], seeds => [$E
           secret => "interop-test-secret", @framing;
 print "$NODE: up\n";
 
+my $port;
 if ($ENV{DBREG}) {
-   my $port = port { print "$NODE: GOT ", $json->encode ([@_]), "\n" };
+   $port = port { print "$NODE: GOT ", $json->encode ([@_]), "\n" };
    db_reg $ENV{DBREG} => $port;
    print "$NODE: REG $port\n";
 }
@@ -31,6 +34,18 @@ if ($ENV{DBSET}) {
 if ($ENV{DBMON}) {
    db_mon $ENV{DBMON} => sub { print "$NODE: DBMON ", $json->encode ([@_]), "\n" };
 }
+
+my $later = AE::timer 1, 0, sub {
+   if ($ENV{SPAWN}) {
+      my ($node, $function) = split /,/, $ENV{SPAWN}, 2;
+      my $spawned = spawn $node, $function, $port;
+      print "$NODE: SPAWNED $spawned\n";
+   }
+   if ($ENV{KILL}) {
+      kil $ENV{KILL}, killed_by_perl => 42;
+      print "$NODE: KILLED $ENV{KILL}\n";
+   }
+};
 
 my $life = AE::timer (($ENV{LIFETIME} || 20), 0, sub { exit 0 });
 AE::cv->recv;
