@@ -4,8 +4,9 @@
 //   example_nodes client 127.0.0.1:14050            # node "client": asks the greeter, watches it
 //   example_nodes                                   # both: starts the server itself, then the client
 //
-// The client sends ["hello", NAME, REPLYPORT] to server#greeter and prints the reply; it
-// monitors the greeter, so when the server process goes away it learns why
+// The server registers its greeter in the directory (family "greeters"); the server is the
+// client's seed, hence its master, so the client finds the greeter there (db_family), sends it
+// ["hello", NAME, REPLYPORT] and prints the reply; it monitors the greeter, so when the server process goes away it learns why
 // (["transport_error", "server", ...]) instead of waiting forever. A Perl AnyEvent::MP node
 // configured with the same secret could take either side.
 #include <sluice/node.hpp>
@@ -36,9 +37,10 @@ int server(const std::string& addr) {
   cfg.binds = {addr};
   cfg.use_rc_file = false;
   mp::configure(cfg);
-  mp::named_port("greeter", [](const mp::message& m) {  // ["hello", name, replyport]
+  auto greeter = mp::named_port("greeter", [](const mp::message& m) {  // ["hello", name, replyport]
     mp::snd(mp::port_id::parse(m.at(2).get<std::string>()), {"greeting", "hello, " + m.at(1).get<std::string>()});
   });
+  mp::db_reg("greeters", greeter);  // listed while the port lives
   std::this_thread::sleep_for(30s);  // serves for a while, then exits
   return 0;
 }
@@ -53,9 +55,15 @@ int client(const std::string& seed, pid_t server_pid) {
   mp::configure(cfg);
   std::promise<std::string> reply, death;
   auto me = mp::port([&](const mp::message& m) { reply.set_value(m.dump()); });
-  auto greeter = mp::port_id::parse("server#greeter");
+  auto greeters = mp::db_family("greeters", 10s);  // asks our master (the seed) once it is up
+  if (!greeters || greeters->empty()) {
+    std::printf("no greeter in the directory\n");
+    return 1;
+  }
+  auto greeter = mp::port_id::parse(greeters->begin().key());
+  std::printf("client found %s in the directory\n", greeter.str().c_str());
   mp::mon(greeter, [&](const mp::message& reason) { death.set_value(reason.dump()); });
-  mp::snd(greeter, {"hello", "client", me});  // queued until the connection is up
+  mp::snd(greeter, {"hello", "client", me});
   auto r = reply.get_future();
   if (r.wait_for(10s) != std::future_status::ready) {
     std::printf("no reply\n");

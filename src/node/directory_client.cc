@@ -30,6 +30,12 @@ directory::directory(std::string self, host& h) : self_(std::move(self)), host_(
 
 void directory::set_master(const std::string& node) {
   master_ = node;
+  if (node == self_) {  // at once, not through the queue: requests already read must see our entries
+    global_request(self_, "g_slave", node_request({"g_slave", local_}));
+    auto pending = pending_;
+    for (const auto& [id, req] : pending) request(self_, req);
+    return;
+  }
   host_.send_request(master_, node_request({"g_slave", local_}));  // "you are my master": our entries
   for (const auto& [id, req] : pending_) host_.send_request(master_, req);
 }
