@@ -117,7 +117,14 @@ int run_peer(const std::string& nodeid, const std::string& alpha_addr, const std
   cfg.seeds = {alpha_addr};
   cfg.framing = {framing};
   cfg.use_rc_file = false;
+  cfg.monitor_timeout = 1s;  // as alpha: a busy connection must not look silent
   mp::configure(cfg);
+  // ["flood", N, BYTES, REPLYPORT]: sends N messages of BYTES bytes to REPLYPORT, at once.
+  mp::named_port("flood", [](const mp::message& m) {
+    const std::string payload(m.at(2).get<std::size_t>(), 'x');
+    mp::port_id to = mp::port_id::parse(m.at(3).get<std::string>());
+    for (int i = 0; i < m.at(1).get<int>(); ++i) mp::snd(to, {"f", i, payload});
+  });
   // For spawn from alpha: the new port answers ["hi", REPLYPORT] with ["spawned", args...].
   mp::register_function("test::spawned", [](const mp::message& args) {
     mp::rcv(mp::self(), [args](const mp::message& m) {
@@ -421,6 +428,33 @@ TEST(Node, ARestartedPeerIsReachableAgain) {
   mp::snd(mp::port_id::parse("omicron#echo"), {"again", in.port, 2});
   ASSERT_TRUE(in.wait_for(1, 5s));
   EXPECT_EQ(in.got[0], mp::message::array({"again", 2}));
+}
+
+// A long one-way burst: the peer's queue toward alpha holds seconds of data, so a probe it
+// sends waits behind it; alpha is not silent, it is busy reading. Neither side may declare
+// the other down (monitor_timeout is 1 s on both).
+TEST(Node, ALongBurstIsNotMistakenForSilence) {
+  alpha();
+  peer_process rho("rho");
+  ASSERT_TRUE(wait_up("rho"));
+  inbox died;
+  mp::mon(mp::port_id::parse("rho#echo"), died.port, mp::message::array({"down"}));
+  std::atomic<int> got{0};
+  std::atomic<bool> in_order{true};
+  mp::port_id sink = mp::port([&](const mp::message& m) {
+    if (m.at(1).get<int>() != got.load()) in_order.store(false);
+    got.fetch_add(1);
+  });
+  const int n = 2'000'000;  // small messages, made faster than alpha's io thread decodes them
+  mp::snd(mp::port_id::parse("rho#flood"), {"flood", n, 1, sink.str()});
+  auto until = std::chrono::steady_clock::now() + 60s;
+  while (got.load() < n && died.count() == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(died.count(), 0u) << (died.count() ? died.got[0].dump() : "");
+  EXPECT_EQ(got.load(), n);
+  EXPECT_TRUE(in_order.load());
+  mp::kil(sink);
 }
 
 // A peer that stops reading (SIGSTOP): what waits for it is bounded; past the bound the

@@ -77,6 +77,11 @@ void connection::on_bytes(std::string_view bytes) {
 // connection that has been quiet for a quarter of monitor_timeout sends the peer a request
 // every node answers (the node port's "time", answered to our node port as "devnull"); one
 // that hears nothing at all for monitor_timeout ends ("monitor timeout").
+// A probe waits behind everything queued before it, so a peer that is busy sending us a long
+// burst would get its answer late and take us for silent: hence, whenever we have written
+// nothing for a quarter of monitor_timeout, we send ["", "devnull"] unasked (every node
+// ignores it; Erlang's distribution ticks the same way). The direction we are not busy in
+// stays alive.
 void connection::watch_silence() {
   auto limit = node_.config().monitor_timeout;
   auto tick = std::max<std::chrono::milliseconds>(limit / 20, std::chrono::milliseconds(10));  // notice within 5% late
@@ -88,6 +93,8 @@ void connection::watch_silence() {
     if (quiet > limit / 4 && !self->probed_) {
       self->probed_ = true;
       self->send(message::array({"", "time", self->node_.config().nodeid + "#", "devnull"}));
+    } else if (std::chrono::steady_clock::now() - self->last_sent_ > limit / 4) {
+      self->send(message::array({"", "devnull"}));
     }
     self->watch_silence();
   });
@@ -126,6 +133,7 @@ void connection::flush() {
     writing_ = true;
     inflight_.swap(outbox_);
   }
+  last_sent_ = std::chrono::steady_clock::now();
   asio::async_write(sock_, asio::buffer(inflight_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
     self->inflight_.clear();
     {

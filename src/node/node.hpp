@@ -78,6 +78,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string peer_;
   bool up_ = false, ended_ = false;
   std::chrono::steady_clock::time_point last_heard_;  // io thread: when bytes last came in
+  std::chrono::steady_clock::time_point last_sent_;   // io thread: when a write last started
   bool probed_ = false;                 // io thread: a probe is out since last_heard_
   std::array<char, 65536> buf_{};
 
