@@ -20,7 +20,9 @@
 // connect_interval with ["transport_error", NODE, "no known address"] or "connect timeout".
 //
 // A peer that answers nothing is declared down within monitor_timeout: an idle connection is
-// probed with the node port's "time" request. spawn(node, ...) runs a registered function on
+// probed with the node port's "time" request, and a node that has written nothing for a
+// quarter of monitor_timeout sends ["", "devnull"] unasked (a burst that delays the peer's
+// answers to our probes is not silence). spawn(node, ...) runs a registered function on
 // another node as a port whose name this node picks.
 //
 // Seeds and the directory: a node's seeds are global nodes (a node whose seed address is its
