@@ -14,9 +14,15 @@
 //     connection comes up within connect_interval.
 //   - No user callback runs on the io thread or under node::m_ (monitors fire through the
 //     port scheduler).
+//   - TLS (when both sides want it): nothing past the peer's nonce line is read from the
+//     plain socket (the greeting is read with MSG_PEEK and taken exactly), so every byte of
+//     the peer's TLS handshake reaches the TLS stream; ours starts only after our greeting's
+//     write has finished; from then on every read and write of the connection goes through
+//     the TLS stream, and at most one write is in flight, as before.
 #pragma once
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 
 #include <array>
 #include <chrono>
@@ -39,6 +45,7 @@ namespace sluice::mp::net {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using tls_stream = asio::ssl::stream<tcp::socket&>;  // over the connection's own socket
 
 class node;
 
@@ -58,7 +65,13 @@ class connection : public std::enable_shared_from_this<connection> {
 
  private:
   void read();
+  void read_greeting_exactly();
+  void on_read(const boost::system::error_code& ec, std::size_t n);
   void on_bytes(std::string_view bytes);
+  void take_handshake_output();
+  void start_tls();                     // step 3b: TLS agreed on
+  void tls_handshake();
+  bool tls_pending() const { return tls_ && !tls_ready_; }
   void watch_silence();                 // once up: probe an idle peer, end a silent one
   void flush();                         // io thread: write what the outbox holds
   void deliver(message m);
@@ -75,6 +88,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::chrono::steady_clock::time_point last_heard_;  // io thread: when bytes last came in
   bool probed_ = false;                 // io thread: a probe is out since last_heard_
   std::array<char, 65536> buf_{};
+  std::optional<tls_stream> tls_;      // io thread: from step 3b on, when TLS is used
+  bool tls_ready_ = false;              // io thread: TLS is up; all reads and writes use tls_
+  bool tls_after_write_ = false;        // io thread: TLS starts when the greeting's write ends
 
   std::mutex out_m_;                    // guards outbox_, writing_ and overflowed_
   std::string outbox_;
@@ -86,6 +102,7 @@ class connection : public std::enable_shared_from_this<connection> {
 struct settings {
   std::string nodeid;
   std::optional<std::string> secret;
+  std::optional<std::string> cert;      // PEM: private key + certificate, also the only CA
   std::vector<std::string> framings;
   std::chrono::milliseconds connect_interval{2000}, monitor_timeout{30000};
   bool secure = true;
@@ -116,6 +133,7 @@ class node : public detail::remote_hooks {
   mp::monitor watch(std::function<void(const std::string&, bool, const message&)> f);
 
   asio::io_context& io() { return io_; }
+  asio::ssl::context* tls_context() { return tls_ ? &*tls_ : nullptr; }  // nullptr: no cert
   const settings& config() const { return s_; }
 
  private:
@@ -140,6 +158,7 @@ class node : public detail::remote_hooks {
   void accept(tcp::acceptor& a);
 
   settings s_;
+  std::optional<asio::ssl::context> tls_;  // made in the constructor from s_.cert; io thread after
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
