@@ -7,8 +7,8 @@
 
 namespace sluice::mp::net {
 
-connection::connection(node& n, tcp::socket s, std::string seed)
-    : node_(n), sock_(std::move(s)), seed_(std::move(seed)), hs_(n.handshake_config()), timer_(n.io()) {}
+connection::connection(node& n, tcp::socket s, std::string seed, std::chrono::milliseconds seed_backoff)
+    : node_(n), sock_(std::move(s)), seed_(std::move(seed)), seed_backoff_(seed_backoff), hs_(n.handshake_config()), timer_(n.io()) {}
 
 // Step 1: socket options and both greeting lines at once; the handshake (TLS included) must
 // finish within monitor_timeout (Perl: 30 s).

@@ -110,7 +110,9 @@ void node::run() {
 }
 
 // Seeds are tried until a connection is up, with back-off (0.6 s doubling, at most 30 s), and
-// again whenever that connection ends (Perl's seed loop).
+// again whenever that connection ends (Perl's seed loop): at once after one that was up, after
+// the back-off after one whose handshake failed (else a peer that refuses our secret or
+// certificate would be asked again in a tight loop).
 void node::connect_seed(const std::string& hostport, std::chrono::milliseconds backoff) {
   auto [host, port] = split_hostport(hostport, "seed");
   auto resolver = std::make_shared<tcp::resolver>(io_);
@@ -120,12 +122,12 @@ void node::connect_seed(const std::string& hostport, std::chrono::milliseconds b
     auto next = std::min(backoff * 2, std::chrono::milliseconds(30000));
     t->async_wait([this, t, hostport, next](const boost::system::error_code&) { connect_seed(hostport, next); });
   };
-  resolver->async_resolve(host, port, [this, resolver, sock, hostport, retry](const boost::system::error_code& ec,
+  resolver->async_resolve(host, port, [this, resolver, sock, hostport, retry, backoff](const boost::system::error_code& ec,
                                                                                tcp::resolver::results_type rs) {
     if (ec) return retry();
-    asio::async_connect(*sock, rs, [this, sock, hostport, retry](const boost::system::error_code& ec2, const tcp::endpoint&) {
+    asio::async_connect(*sock, rs, [this, sock, hostport, retry, backoff](const boost::system::error_code& ec2, const tcp::endpoint&) {
       if (ec2) return retry();
-      std::make_shared<connection>(*this, std::move(*sock), hostport)->start();
+      std::make_shared<connection>(*this, std::move(*sock), hostport, backoff)->start();
     });
   });
 }
@@ -148,7 +150,13 @@ bool node::connection_up(const std::shared_ptr<connection>& c) {
 
 void node::connection_ended(const std::shared_ptr<connection>& c, const std::string& why) {
   if (!c->seed().empty()) {  // a seed connection is made again
-    asio::post(io_, [this, s = c->seed()] { connect_seed(s, std::chrono::milliseconds(600)); });
+    if (c->up()) {
+      asio::post(io_, [this, s = c->seed()] { connect_seed(s, std::chrono::milliseconds(600)); });
+    } else {  // its handshake failed (a wrong secret or certificate): back off, as for a failed connect
+      auto t = std::make_shared<asio::steady_timer>(io_, c->seed_backoff());
+      auto next = std::min(c->seed_backoff() * 2, std::chrono::milliseconds(30000));
+      t->async_wait([this, t, s = c->seed(), next](const boost::system::error_code&) { connect_seed(s, next); });
+    }
   }
   if (!c->up()) return;
   std::vector<std::shared_ptr<monitor::state>> fire;

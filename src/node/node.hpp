@@ -52,12 +52,14 @@ class node;
 // One TCP connection: handshake, then messages both ways.
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(node& n, tcp::socket s, std::string seed);
+  connection(node& n, tcp::socket s, std::string seed,
+             std::chrono::milliseconds seed_backoff = std::chrono::milliseconds(600));
   void start();                         // io thread: step 1 of the handshake, then reading
   void send(const message& wire);       // any thread, once up: queue one [name, args...]
   void end(const std::string& why);     // io thread; the one way a connection ends
   const std::string& peer() const { return peer_; }
   const std::string& seed() const { return seed_; }
+  std::chrono::milliseconds seed_backoff() const { return seed_backoff_; }
   bool up() const { return up_; }
 
   // The peer's monitors on our ports (mon1 requests), cancelled when the connection ends.
@@ -79,6 +81,7 @@ class connection : public std::enable_shared_from_this<connection> {
   node& node_;
   tcp::socket sock_;
   std::string seed_;                    // the seed address this connection was made for, if any
+  std::chrono::milliseconds seed_backoff_;  // the seed's back-off when this connection was made
   aemp::handshake hs_;
   std::optional<aemp::decoder> dec_;
   aemp::framing send_f_ = aemp::framing::json;
