@@ -177,6 +177,12 @@ TEST(AempTls, TheTokenIsSha3OfTheFourLinesAndThePeersIsCheckedFromItsSide) {
   bad.tls_up();
   EXPECT_EQ(bad.feed("tls_sha3_512;" + aemp::sha3_512_hex(aemp::auth_message(l1, l2, r1, r2)) + ";json\n"), step::failed)
       << "a token over the lines in my order is not the peer's";
+  aemp::handshake anon(config("me", std::nullopt, true), l2);
+  anon.take_output();
+  anon.feed(r1 + "\n" + r2 + "\n");
+  anon.tls_up();
+  EXPECT_EQ(anon.feed("tls_anon;;json\n"), step::failed);
+  EXPECT_EQ(anon.error(), "auth: peer used a method I did not offer: tls_anon");
 }
 
 TEST(AempTls, OneSideWithoutACertificateMeansNoTls) {

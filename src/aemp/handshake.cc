@@ -16,6 +16,7 @@ handshake::handshake(handshake_config cfg, std::string nonce) : cfg_(std::move(c
   mine.nodeid = cfg_.nodeid;
   auth_keys could{keys_.secret, cfg_.tls, keys_.accept_cleartext};
   mine.auths = cfg_.auths.empty() ? offered_methods(could) : cfg_.auths;
+  accepted_ = mine.auths;
   mine.framings = cfg_.framings;
   if (cfg_.tls) mine.keys.emplace_back("tls", tls_greeting_version);
   for (const auto& kv : cfg_.keys) {
@@ -110,6 +111,11 @@ void handshake::on_auth(const std::string& line) {
   std::string why;
   auto a = parse_auth_line(line, why);
   if (!a) return fail("auth", why);
+  // Only what my greeting said I accept (Perl takes any method it knows; tls_anon would
+  // leave the cleartext greetings unbound to the TLS channel).
+  // (cleartext is check_token's to judge: refused unless configured.)
+  bool accepted = std::find(accepted_.begin(), accepted_.end(), a->method) != accepted_.end() || a->method == "cleartext";
+  if (!accepted) return fail("auth", "peer used a method I did not offer: " + a->method);
   if (!check_token(*a, keys_, auth_message(r1_, r2_, l1_, l2_), why)) return fail("auth", why);
   std::optional<framing> theirs = framing_of(a->framing);
   if (!theirs || std::find(cfg_.framings.begin(), cfg_.framings.end(), a->framing) == cfg_.framings.end()) {

@@ -93,6 +93,7 @@ class handshake {
   std::string error_;
   framing send_ = framing::json, recv_ = framing::json;
   std::string method_, send_framing_name_;           // chosen in step 3, sent in send_auth
+  std::vector<std::string> accepted_;                 // the methods my greeting announced
 };
 
 }  // namespace sluice::mp::aemp
