@@ -1,5 +1,5 @@
 // TLS between nodes (sluice/node.hpp, node_config::cert): sluice nodes in separate processes
-// on 127.0.0.1, ports 14100-14109 only. The test process is node "tls-alpha" with a
+// on 127.0.0.1, ports 14100-14105 only. The test process is node "tls-alpha" with a
 // certificate and no secret (TLS authenticates alone); peers are this binary run again with
 // --peer NODEID BIND PEMFILE. A raw client written against OpenSSL directly checks the wire:
 // the greeting announces TLS, nothing is sent in the clear after it, and a ClientHello that
@@ -387,7 +387,46 @@ TEST(TlsNode, ConfigureRefusesAPemWithoutKeyOrCertificate) {
   EXPECT_TRUE(refused("mismatch"));
 }
 
+// A node configured from a profile of an AnyEvent::MP rc file whose `cert` holds the PEM (as
+// `aemp setcert` / `gencert` write it), no secret anywhere.
+int run_rc_peer(const std::string& profile) {
+  mp::node_config cfg;
+  cfg.profile = profile;
+  mp::configure(cfg);
+  mp::named_port("echo", [](const mp::message& m) {
+    if (m.size() >= 2 && m[1].is_string()) mp::snd(mp::port_id::parse(m[1].get<std::string>()), {m[0], mp::node_id()});
+  });
+  for (int i = 0; i < 600 && getppid() != 1; ++i) std::this_thread::sleep_for(100ms);
+  return 0;
+}
+
+TEST(TlsNode, ACertInTheRcFileEnablesTls) {
+  alpha();
+  std::string path = keys().dir + "/rc.json";
+  mp::message rc = mp::message::object();
+  rc["cert"] = keys().network;
+  rc["profile"] = mp::message::object();
+  rc["profile"]["tls-zeta"] = {{"nodeid", "tls-zeta"}, {"binds", {"127.0.0.1:14105"}}, {"seeds", {alpha_address}}};
+  ASSERT_TRUE(sluice_test::write_text(path, rc.dump()));
+  std::string self = "/proc/self/exe", env_rc = "PERL_ANYEVENT_MP_RC=" + path;
+  std::vector<char*> argv{self.data(), const_cast<char*>("--rc-peer"), const_cast<char*>("tls-zeta"), nullptr};
+  std::vector<char*> envp{env_rc.data(), nullptr};
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), envp.data()), 0);
+  bool up = wait_up("tls-zeta");
+  inbox in;
+  if (up) mp::snd(mp::port_id::parse("tls-zeta#echo"), {"who", in.port});
+  bool answered = up && in.wait_for(1);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  unlink(path.c_str());
+  ASSERT_TRUE(up) << "the profile's node never connected over TLS";
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(in.got[0], mp::message::array({"who", "tls-zeta"}));
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--rc-peer") == 0) return run_rc_peer(argv[2]);
   if (argc == 5 && std::strcmp(argv[1], "--peer") == 0) return run_peer(argv[2], argv[3], argv[4]);
   if (argc == 5 && std::strcmp(argv[1], "--bad-config") == 0) return bad_config(argv[2], argv[3], argv[4]);
   testing::InitGoogleTest(&argc, argv);
