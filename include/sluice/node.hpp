@@ -5,7 +5,7 @@
 //
 //   sluice::mp::node_config cfg;
 //   cfg.nodeid = "alpha";
-//   cfg.secret = "shared secret";
+//   cfg.secret = "shared secret";           // and/or cfg.cert = PEM (TLS)
 //   cfg.binds = {"127.0.0.1:14040"};
 //   sluice::mp::configure(cfg);             // before the first port
 //   auto echo = sluice::mp::named_port("echo", [](const sluice::mp::message& m) { ... });
@@ -30,8 +30,12 @@
 // node's master, which keeps its directory entries and tells it where other nodes listen
 // (g_find), so snd to any node of the network connects on demand.
 //
-// What this release does not do yet (the rest of issue 11): TLS (`cert` is refused with an
-// error).
+// TLS: with `cert` (a PEM holding the private key and a self-signed certificate that every
+// node of the network shares, as AnyEvent::MP's `aemp gencert` makes it) the node announces
+// TLS, and a connection to a peer that announces it too runs over TLS from right after the
+// greeting: the peer must present a certificate that the shared PEM verifies (it is the only
+// CA; no host-name check), and authentication is tls_sha3_512. A cert alone is enough; a
+// secret as well lets peers without a cert in through HMAC. Without a cert nothing changes.
 //
 // Thread-safety: every function may be called from any thread. The network runs on one
 // thread of its own (Boost.Asio); callbacks run on the port scheduler's threads.
@@ -53,7 +57,8 @@ struct node_config {                        // AnyEvent::MP's configure argument
   std::vector<std::string> binds;           // "host:port", "host:*", "*"; empty = from rc, else {"*"}
   std::vector<std::string> seeds;           // "host:port"
   std::optional<std::string> secret;        // shared secret
-  std::optional<std::string> cert;          // PEM with private key and certificate: enables TLS
+  std::optional<std::string> cert;          // PEM with private key and certificate (also the
+                                            // only CA): enables TLS with peers that have one
   std::vector<std::string> framing;         // preference; empty = {"cbor", "json"}
   std::optional<std::chrono::milliseconds> connect_interval, monitor_timeout;   // 2 s, 30 s
   bool secure = true;                       // peers may spawn only registered functions
@@ -66,7 +71,8 @@ struct node_config {                        // AnyEvent::MP's configure argument
 };
 
 // Makes this process a node. Once, before the first port; throws std::invalid_argument for a
-// bad configuration (no secret and no cert, an unparsable bind or seed, an unknown framing),
+// bad configuration (no secret and no cert, a cert without its key or certificate, an
+// unparsable bind or seed, an unknown framing),
 // std::runtime_error when a bind fails (port in use), std::logic_error when called twice or
 // after ports exist.
 void configure(node_config cfg = {});

@@ -1,13 +1,19 @@
 // One AEMP connection (see node.hpp): handshake, then messages both ways, ended in one place.
 #include "node.hpp"
 
+#include "sluice/internal/aemp/tls.hpp"
+
+#include <utility>
+
 namespace sluice::mp::net {
 
-connection::connection(node& n, tcp::socket s, std::string seed, std::string target)
+connection::connection(node& n, tcp::socket s, std::string seed, std::string target,
+                       std::chrono::milliseconds seed_backoff)
     : node_(n),
       sock_(std::move(s)),
       seed_(std::move(seed)),
       target_(std::move(target)),
+      seed_backoff_(seed_backoff),
       hs_(n.handshake_config()),
       timer_(n.io()) {
   boost::system::error_code ec;
@@ -15,16 +21,13 @@ connection::connection(node& n, tcp::socket s, std::string seed, std::string tar
   where_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-// Step 1: socket options and both greeting lines at once; the handshake must finish within
-// monitor_timeout (Perl: 30 s).
+// Step 1: socket options and both greeting lines at once; the handshake (TLS included) must
+// finish within monitor_timeout (Perl: 30 s).
 void connection::start() {
   boost::system::error_code ignored;
   sock_.set_option(tcp::no_delay(true), ignored);
   sock_.set_option(asio::socket_base::keep_alive(true), ignored);
-  {
-    std::lock_guard<std::mutex> g(out_m_);
-    outbox_ += hs_.take_output();
-  }
+  take_handshake_output();
   flush();
   timer_.expires_after(node_.config().monitor_timeout);
   timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -33,15 +36,44 @@ void connection::start() {
   read();
 }
 
+void connection::take_handshake_output() {
+  std::lock_guard<std::mutex> g(out_m_);
+  outbox_ += hs_.take_output();
+}
+
+// The one reader: through TLS once it is up; before that from the socket, exactly up to the
+// end of the peer's greeting when a TLS handshake may follow it.
 void connection::read() {
-  sock_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-    if (self->ended_) return;
-    if (ec) return self->end(ec == asio::error::eof ? "Unexpected end-of-file" : ec.message());
-    self->last_heard_ = std::chrono::steady_clock::now();
-    self->probed_ = false;
-    self->on_bytes(std::string_view(self->buf_.data(), n));
-    if (!self->ended_) self->read();
+  auto done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) { self->on_read(ec, n); };
+  if (tls_ready_) return tls_->async_read_some(asio::buffer(buf_), std::move(done));
+  if (node_.tls_context() && hs_.greeting_lines_left() > 0) return read_greeting_exactly();
+  sock_.async_read_some(asio::buffer(buf_), std::move(done));
+}
+
+// Steps 2-3 with a certificate: the bytes after the peer's nonce line may be its TLS
+// ClientHello, which must reach the TLS stream, not the line reader. So look (MSG_PEEK) and
+// take only what belongs to the greeting lines still to come; the rest stays in the socket.
+void connection::read_greeting_exactly() {
+  sock_.async_receive(asio::buffer(buf_), tcp::socket::message_peek,
+                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+    if (self->ended_ || ec) return self->on_read(ec, 0);
+    std::size_t take = aemp::bytes_through_lines(std::string_view(self->buf_.data(), n), self->hs_.greeting_lines_left());
+    boost::system::error_code rec;
+    // Does not block: the kernel holds at least `take` bytes (just peeked), and only this
+    // thread reads the socket.
+    std::size_t got = asio::read(self->sock_, asio::buffer(self->buf_.data(), take), rec);
+    self->on_read(rec, got);
   });
+}
+
+void connection::on_read(const boost::system::error_code& ec, std::size_t n) {
+  if (ended_) return;
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return end("Unexpected end-of-file");
+  if (ec) return end(ec.message());
+  last_heard_ = std::chrono::steady_clock::now();
+  probed_ = false;
+  on_bytes(std::string_view(buf_.data(), n));
+  if (!ended_ && !tls_pending()) read();  // during the TLS handshake, TLS reads by itself
 }
 
 // Steps 2-4 (the handshake machine), then step 5: data.
@@ -49,12 +81,10 @@ void connection::on_bytes(std::string_view bytes) {
   std::string data;
   if (!up_) {
     auto st = hs_.feed(bytes);
-    {
-      std::lock_guard<std::mutex> g(out_m_);
-      outbox_ += hs_.take_output();
-    }
+    take_handshake_output();
     flush();
     if (st == aemp::handshake::step::failed) return end(hs_.error());
+    if (st == aemp::handshake::step::tls) return start_tls();
     if (st != aemp::handshake::step::done) return;
     peer_ = hs_.peer().nodeid;
     send_f_ = hs_.send_framing();
@@ -71,6 +101,40 @@ void connection::on_bytes(std::string_view bytes) {
   bool ok = dec_->feed(bytes, msgs, why);
   for (auto& m : msgs) deliver(std::move(m));
   if (!ok) end(std::string("protocol error: ") + why);
+}
+
+// Step 3b: both sides want TLS. Our TLS bytes must follow our greeting on the wire, so the
+// TLS handshake waits for the greeting's write, if it is still in flight.
+void connection::start_tls() {
+  if (!hs_.take_rest().empty()) return end("tls: read past the greeting");  // exact reads rule it out
+  tls_.emplace(sock_, *node_.tls_context());
+  bool writing;
+  {
+    std::lock_guard<std::mutex> g(out_m_);
+    writing = writing_;
+  }
+  if (writing) {
+    tls_after_write_ = true;
+  } else {
+    tls_handshake();
+  }
+}
+
+// The side with the lower nonce line is the client (aemp::tls_role_of); the peer must show a
+// certificate that our PEM verifies (the context's settings). Then step 3c: our
+// authentication line goes out through TLS, and reading resumes through it.
+void connection::tls_handshake() {
+  auto role = hs_.tls_client() ? tls_stream::client : tls_stream::server;
+  tls_->async_handshake(role, [self = shared_from_this()](const boost::system::error_code& ec) {
+    if (self->ended_) return;
+    if (ec) return self->end("TLS handshake failed: " + ec.message());
+    self->tls_ready_ = true;
+    self->hs_.tls_up();
+    if (self->hs_.state() == aemp::handshake::step::failed) return self->end(self->hs_.error());
+    self->take_handshake_output();
+    self->flush();
+    self->read();
+  });
 }
 
 // Beyond AnyEvent::MP (which notices a silent peer only through TCP, minutes to hours): a
@@ -124,9 +188,10 @@ void connection::send(const message& wire) {
   }
 }
 
-// The single writer: everything queued so far in one write (batched under load).
+// The single writer: everything queued so far in one write (batched under load). While the
+// TLS handshake runs it writes by itself, and what is queued waits for it.
 void connection::flush() {
-  if (ended_) return;
+  if (ended_ || tls_pending()) return;
   {
     std::lock_guard<std::mutex> g(out_m_);
     if (writing_ || outbox_.empty()) return;
@@ -134,15 +199,22 @@ void connection::flush() {
     inflight_.swap(outbox_);
   }
   last_sent_ = std::chrono::steady_clock::now();
-  asio::async_write(sock_, asio::buffer(inflight_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+  auto done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
     self->inflight_.clear();
     {
       std::lock_guard<std::mutex> g(self->out_m_);
       self->writing_ = false;
     }
+    if (self->ended_) return;
     if (ec) return self->end(ec.message());
+    if (std::exchange(self->tls_after_write_, false)) return self->tls_handshake();
     self->flush();
-  });
+  };
+  if (tls_ready_) {
+    asio::async_write(*tls_, asio::buffer(inflight_), std::move(done));
+  } else {
+    asio::async_write(sock_, asio::buffer(inflight_), std::move(done));
+  }
 }
 
 void connection::end(const std::string& why) {

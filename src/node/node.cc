@@ -3,10 +3,12 @@
 #include "node.hpp"
 
 #include "sluice/internal/aemp/rcfile.hpp"
+#include "sluice/internal/aemp/tls.hpp"
 
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -38,18 +40,41 @@ std::pair<std::string, std::string> split_hostport(const std::string& s, const c
   return {host, port};
 }
 
+// AnyEvent::MP's TLS settings: the one PEM is our certificate, our key and the only CA; the
+// peer must present a certificate it verifies (either TLS role); no host-name check (nodes
+// are named by node id, not by host). TLS 1.2 at least.
+asio::ssl::context make_tls_context(const std::string& pem) {
+  asio::ssl::context ctx(asio::ssl::context::tls);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  ctx.set_password_callback([](std::size_t, asio::ssl::context::password_purpose) { return std::string(); });
+  ctx.use_certificate_chain(asio::buffer(pem));
+  ctx.use_private_key(asio::buffer(pem), asio::ssl::context::pem);
+  ctx.add_certificate_authority(asio::buffer(pem));
+  ctx.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  return ctx;
+}
+
 }  // namespace
 
 node* current() { return the_node.load(std::memory_order_acquire); }  // pairs with set_current
 void set_current(node* n) { the_node.store(n, std::memory_order_release); }  // pairs with current()
 
-node::node(settings s) : s_(std::move(s)), work_(asio::make_work_guard(io_)), dir_(s_.nodeid, *this) {}
+node::node(settings s) : s_(std::move(s)), work_(asio::make_work_guard(io_)), dir_(s_.nodeid, *this) {
+  if (!s_.cert) return;
+  try {
+    tls_.emplace(make_tls_context(*s_.cert));
+  } catch (const boost::system::system_error& e) {  // check_node_pem passed: should not happen
+    throw std::invalid_argument(std::string("sluice::mp::configure: cert: OpenSSL refused it: ") + e.what());
+  }
+}
 
 aemp::handshake_config node::handshake_config() const {
   aemp::handshake_config c;
   c.nodeid = s_.nodeid;
   c.secret = s_.secret;
   c.framings = s_.framings;
+  c.tls = s_.cert.has_value();
   return c;
 }
 
@@ -124,7 +149,9 @@ void node::run() {
 }
 
 // Seeds are tried until a connection is up, with back-off (0.6 s doubling, at most 30 s), and
-// again whenever that connection ends (Perl's seed loop).
+// again whenever that connection ends (Perl's seed loop): at once after one that was up, after
+// the back-off after one whose handshake failed (else a peer that refuses our secret or
+// certificate would be asked again in a tight loop).
 void node::connect_seed(const std::string& hostport, std::chrono::milliseconds backoff) {
   auto [host, port] = split_hostport(hostport, "seed");
   auto resolver = std::make_shared<tcp::resolver>(io_);
@@ -134,12 +161,12 @@ void node::connect_seed(const std::string& hostport, std::chrono::milliseconds b
     auto next = std::min(backoff * 2, std::chrono::milliseconds(30000));
     t->async_wait([this, t, hostport, next](const boost::system::error_code&) { connect_seed(hostport, next); });
   };
-  resolver->async_resolve(host, port, [this, resolver, sock, hostport, retry](const boost::system::error_code& ec,
+  resolver->async_resolve(host, port, [this, resolver, sock, hostport, retry, backoff](const boost::system::error_code& ec,
                                                                                tcp::resolver::results_type rs) {
     if (ec) return retry();
-    asio::async_connect(*sock, rs, [this, sock, hostport, retry](const boost::system::error_code& ec2, const tcp::endpoint&) {
+    asio::async_connect(*sock, rs, [this, sock, hostport, retry, backoff](const boost::system::error_code& ec2, const tcp::endpoint&) {
       if (ec2) return retry();
-      std::make_shared<connection>(*this, std::move(*sock), hostport)->start();
+      std::make_shared<connection>(*this, std::move(*sock), hostport, std::string(), backoff)->start();
     });
   });
 }
@@ -170,7 +197,13 @@ void node::connection_ended(const std::shared_ptr<connection>& c, const std::str
     note("seed " + c->seed() + " is this node: serving as a global node");
     dir_.become_global();
   } else if (!c->seed().empty()) {  // a seed connection is made again
-    asio::post(io_, [this, s = c->seed()] { connect_seed(s, std::chrono::milliseconds(600)); });
+    if (c->up()) {
+      asio::post(io_, [this, s = c->seed()] { connect_seed(s, std::chrono::milliseconds(600)); });
+    } else {  // its handshake failed (a wrong secret or certificate): back off, as for a failed connect
+      auto t = std::make_shared<asio::steady_timer>(io_, c->seed_backoff());
+      auto next = std::min(c->seed_backoff() * 2, std::chrono::milliseconds(30000));
+      t->async_wait([this, t, s = c->seed(), next](const boost::system::error_code&) { connect_seed(s, next); });
+    }
   }
   if (!c->up()) {
     if (!c->target().empty()) {  // a dialed connection failed its handshake: another try may come
@@ -551,6 +584,16 @@ std::chrono::milliseconds seconds(const message& v, const char* what) {
   return std::chrono::milliseconds(static_cast<long long>(v.get<double>() * 1000));
 }
 
+// The rc file's or the program's `cert`: a PEM with the private key and its certificate
+// (checked now, so that a bad one fails configure, not every connection later).
+std::optional<std::string> cert_of(const message& conf) {
+  if (!conf.contains("cert") || conf["cert"].is_null()) return std::nullopt;
+  if (!conf["cert"].is_string()) bad("cert: not a PEM string");
+  std::string pem = conf["cert"].get<std::string>(), why;
+  if (!aemp::check_node_pem(pem, why)) bad(why);
+  return pem;
+}
+
 // Step 1-3 of configure: the rc file, the profile's precedence, then every value checked.
 net::settings resolve(const node_config& cfg, std::vector<std::string>& binds, std::vector<std::string>& seeds) {
   std::string why;
@@ -563,14 +606,14 @@ net::settings resolve(const node_config& cfg, std::vector<std::string>& binds, s
   const std::string profile = cfg.profile.empty() ? aemp::host_name() : cfg.profile;
   auto conf = aemp::resolve_profile(rc, profile, arguments_of(cfg), cfg.force, why);
   if (!conf) bad(why);
-  if (conf->contains("cert") && aemp::perl_true((*conf)["cert"])) bad("TLS (cert) is not supported by this release yet");
   net::settings s;
   auto pattern = aemp::nodeid_pattern(*conf, profile, why);
   if (!pattern) bad(why);
   s.nodeid = aemp::expand_nodeid(*pattern, aemp::host_name(), aemp::random_alnum10).id;
   if (!aemp::valid_nodeid(s.nodeid)) bad("bad node id \"" + s.nodeid + "\"");
   if (conf->contains("secret") && (*conf)["secret"].is_string()) s.secret = (*conf)["secret"].get<std::string>();
-  if (!s.secret) bad("no secret and no cert: peers could not authenticate");
+  s.cert = cert_of(*conf);
+  if (!s.secret && !s.cert) bad("no secret and no cert: peers could not authenticate");
   for (const auto& f : strings(conf->value("framing_format", message::array()), "framing_format")) {
     if (aemp::framing_of(f)) s.framings.push_back(f);  // Perl's default also lists storable
     else if (!cfg.framing.empty()) bad("unknown framing \"" + f + "\"");
@@ -601,6 +644,7 @@ void configure(node_config cfg) {
   // The io thread outlives main (it is never joined): OpenSSL must not tear its globals down
   // at exit under it (TSan saw the io thread's last RAND lock use race with that cleanup).
   OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
+  OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, nullptr);  // the same for libssl (TLS)
   std::vector<std::string> binds, seeds;
   net::settings s = resolve(cfg, binds, seeds);
   std::string id = s.nodeid;

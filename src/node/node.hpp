@@ -14,9 +14,15 @@
 //     connection comes up within connect_interval.
 //   - No user callback runs on the io thread or under node::m_ (monitors fire through the
 //     port scheduler).
+//   - TLS (when both sides want it): nothing past the peer's nonce line is read from the
+//     plain socket (the greeting is read with MSG_PEEK and taken exactly), so every byte of
+//     the peer's TLS handshake reaches the TLS stream; ours starts only after our greeting's
+//     write has finished; from then on every read and write of the connection goes through
+//     the TLS stream, and at most one write is in flight, as before.
 #pragma once
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 
 #include <array>
 #include <chrono>
@@ -40,20 +46,24 @@ namespace sluice::mp::net {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using tls_stream = asio::ssl::stream<tcp::socket&>;  // over the connection's own socket
 
 class node;
 
 // One TCP connection: handshake, then messages both ways.
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  // seed: the seed address dialed ("" otherwise); target: the node id dialed ("" otherwise).
-  connection(node& n, tcp::socket s, std::string seed, std::string target = {});
+  // seed: the seed address dialed ("" otherwise); target: the node id dialed ("" otherwise);
+  // seed_backoff: the seed's back-off when this connection was made.
+  connection(node& n, tcp::socket s, std::string seed, std::string target = {},
+             std::chrono::milliseconds seed_backoff = std::chrono::milliseconds(600));
   void start();                         // io thread: step 1 of the handshake, then reading
   void send(const message& wire);       // any thread, once up: queue one [name, args...]
   void end(const std::string& why);     // io thread; the one way a connection ends
   const std::string& peer() const { return peer_; }
   const std::string& seed() const { return seed_; }
   const std::string& target() const { return target_; }
+  std::chrono::milliseconds seed_backoff() const { return seed_backoff_; }
   bool up() const { return up_; }
 
   // The peer's monitors on our ports (mon1 requests), cancelled when the connection ends.
@@ -61,7 +71,13 @@ class connection : public std::enable_shared_from_this<connection> {
 
  private:
   void read();
+  void read_greeting_exactly();
+  void on_read(const boost::system::error_code& ec, std::size_t n);
   void on_bytes(std::string_view bytes);
+  void take_handshake_output();
+  void start_tls();                     // step 3b: TLS agreed on
+  void tls_handshake();
+  bool tls_pending() const { return tls_ && !tls_ready_; }
   void watch_silence();                 // once up: probe an idle peer, end a silent one
   void flush();                         // io thread: write what the outbox holds
   void deliver(message m);
@@ -71,6 +87,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string seed_;                    // the seed address this connection was made for, if any
   std::string target_;                  // the node id this connection was dialed for, if any
   std::string where_;                   // the peer's address, for the log
+  std::chrono::milliseconds seed_backoff_;  // the seed's back-off when this connection was made
   aemp::handshake hs_;
   std::optional<aemp::decoder> dec_;
   aemp::framing send_f_ = aemp::framing::json;
@@ -81,6 +98,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::chrono::steady_clock::time_point last_sent_;   // io thread: when a write last started
   bool probed_ = false;                 // io thread: a probe is out since last_heard_
   std::array<char, 65536> buf_{};
+  std::optional<tls_stream> tls_;      // io thread: from step 3b on, when TLS is used
+  bool tls_ready_ = false;              // io thread: TLS is up; all reads and writes use tls_
+  bool tls_after_write_ = false;        // io thread: TLS starts when the greeting's write ends
 
   std::mutex out_m_;                    // guards outbox_, writing_ and overflowed_
   std::string outbox_;
@@ -92,6 +112,7 @@ class connection : public std::enable_shared_from_this<connection> {
 struct settings {
   std::string nodeid;
   std::optional<std::string> secret;
+  std::optional<std::string> cert;      // PEM: private key + certificate, also the only CA
   std::vector<std::string> framings;
   std::chrono::milliseconds connect_interval{2000}, monitor_timeout{30000};
   bool secure = true;
@@ -133,6 +154,7 @@ class node : public detail::remote_hooks, public directory::host {
 
   asio::io_context& io() { return io_; }
   void note(const std::string& what) const;      // a log line, when logging is on
+  asio::ssl::context* tls_context() { return tls_ ? &*tls_ : nullptr; }  // nullptr: no cert
   const settings& config() const { return s_; }
 
  private:
@@ -164,6 +186,7 @@ class node : public detail::remote_hooks, public directory::host {
   void accept(tcp::acceptor& a);
 
   settings s_;
+  std::optional<asio::ssl::context> tls_;  // made in the constructor from s_.cert; io thread after
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
