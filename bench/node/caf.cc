@@ -12,6 +12,7 @@
 #include "common.hpp"
 
 #include <cstring>
+#include <random>
 
 using namespace nodebench;
 using namespace std::chrono_literals;
@@ -25,6 +26,7 @@ using tag_atom = caf::atom_constant<caf::atom("tag")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using pong_atom = caf::atom_constant<caf::atom("pong")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
 
 struct server_state {
   int64_t n = 0, next = 0, bad = -1;
@@ -45,6 +47,7 @@ caf::behavior server(caf::stateful_actor<server_state>* self) {
         if (++st.next == st.n) self->send(st.reporter, done_atom::value, st.next, st.bad);
       },
       [=](ping_atom, int64_t i) { return caf::make_message(pong_atom::value, i); },
+      [=](status_atom) { return caf::make_message(status_atom::value, self->state.next, self->state.bad); },
   };
 }
 
@@ -111,8 +114,16 @@ int main(int argc, char** argv) {
     auto t0 = clock::now();
     for (int64_t i = 0; i < n; ++i) self->send(server, tag_atom::value, i);
     int64_t count = -1, bad = -2;
+    bool timed_out = false;
     self->receive([&](done_atom, int64_t c, int64_t b) { count = c, bad = b; },
-                  caf::after(120s) >> [&] { fail(sys, "throughput: no done within 120 s"); });
+                  caf::after(60s) >> [&] { timed_out = true; });
+    if (timed_out) {  // what does the receiver say?
+      std::string says = "nothing within 5 s";
+      self->send(server, status_atom::value);
+      self->receive([&](status_atom, int64_t c, int64_t b) { says = std::to_string(c) + " in, first bad " + std::to_string(b); },
+                    caf::after(5s) >> [] {});
+      fail(sys, "throughput: no done within 60 s; the receiver says " + says);
+    }
     double secs = secs_since(t0);
     if (count != n || bad != -1) {
       fail(sys, "receiver got " + std::to_string(count) + ", first out of order " + std::to_string(bad));
@@ -134,6 +145,8 @@ int main(int argc, char** argv) {
     auto server = reach(system, port + 1 + k);
     caf::scoped_actor self{system};
     self->monitor(server);
+    // As for sluice: a random pause (the heartbeat's phase), then traffic just before the signal.
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::random_device{}() % 250));
     for (int64_t j = 0; j < 10; ++j) round_trip(self, server, j);
     auto t0 = clock::now();
     ::kill(p.pid, k == 0 ? SIGKILL : SIGSTOP);

@@ -47,8 +47,13 @@ inline void kill_live() {  // async-signal-safe
 // A benchmark that did not move what it should: say so on stderr and as a result line, exit 1.
 [[noreturn]] inline void fail(const std::string& system, const std::string& what) {
   std::fprintf(stderr, "%s: FAILED: %s\n", system.c_str(), what.c_str());
+  std::string text;  // as a JSON string
+  for (char c : what) {
+    if (c == '"' || c == '\\') text += '\\';
+    text += (c == '\n' ? ' ' : c);
+  }
   std::printf("{\"system\": \"%s\", \"metric\": \"error\", \"error\": \"%s\", \"ok\": false}\n", system.c_str(),
-              what.c_str());
+              text.c_str());
   std::fflush(stdout);
   kill_live();
   std::_Exit(1);  // peers end on their own (alarm), and threads may be blocked

@@ -84,6 +84,7 @@ round_trips(Echo, I, R, Acc) ->
 detect(Metric, Signal, Port) ->
     {Peer, OsPid} = start_peer(Port),
     Echo = spawn(Peer, ?MODULE, echo, []),
+    timer:sleep(rand:uniform(250) - 1),  % a random phase of the ticks, as for sluice and CAF
     round_trips(Echo, 10),
     %% A shell started beforehand sends the signal with its built-in kill when told to (no
     %% process to start between T0 and the signal).

@@ -47,17 +47,19 @@ def command(system, args):
         beam = os.path.join(args.bin, "nodebench.beam")
         if not erl or not os.path.exists(beam):
             return None, "erl or nodebench.beam missing (tools/setup --bench installs erlang-nox)"
-        return [erl, "-noshell", "-noinput", "-name", "nbmain%d@127.0.0.1" % port,
+        return [[erl, "-noshell", "-noinput", "-name", "nbmain%d@127.0.0.1" % port,
                 "-setcookie", "nodebench", "-start_epmd", "false", "-epmd_module", "nodebench_epmd",
                 "-kernel", "net_ticktime", "1", "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
-                "-pa", args.bin, "-run", "nodebench", "main", str(n), str(args.rounds), str(port)], None
+                "-pa", args.bin, "-run", "nodebench", "main", str(n), str(args.rounds), str(port)]], None
     path = os.path.join(args.bin, prog)
     if not os.path.exists(path):
         return None, "%s not built (its package is missing: tools/setup --bench)" % prog
     cmd = [path, "--messages", str(n), "--rounds", str(args.rounds), "--port", str(port)]
     if system.startswith("sluice-"):
+        # Two processes: traffic (monitor_timeout 30 s, the default) and detection (1 s).
         cmd += ["--framing", system.split("-")[1]]
-    return cmd, None
+        return [cmd + ["--part", "traffic"], cmd + ["--part", "detect"]], None
+    return [cmd], None
 
 
 def run_one(system, cmd, run, timeout):
@@ -74,7 +76,10 @@ def run_one(system, cmd, run, timeout):
     for line in out.splitlines():
         if not line.startswith("{"):
             continue
-        r = json.loads(line)
+        try:
+            r = json.loads(line)
+        except ValueError:
+            r = {"system": system, "metric": "error", "error": "unparsable line: " + line, "ok": False}
         r["run"] = run
         results.append(r)
         if r.get("metric") == "error" or not r.get("ok", False):
@@ -120,13 +125,16 @@ def main():
         for system in systems:
             if system in skipped:
                 continue
-            cmd, why = command(system, args)
-            if cmd is None:
+            cmds, why = command(system, args)
+            if cmds is None:
                 skipped[system] = why
                 sys.stderr.write("run.py: skipping %s: %s\n" % (system, why))
                 continue
             sys.stderr.write("run.py: run %d of %d: %s\n" % (run, args.repeat, system))
-            rs, failed = run_one(system, cmd, run, args.timeout)
+            rs, failed = [], False
+            for cmd in cmds:
+                r, f = run_one(system, cmd, run, args.timeout)
+                rs, failed = rs + r, failed or f
             if failed:
                 failures.append((system, run))
             results += rs

@@ -4,9 +4,16 @@
 // stopped (SIGSTOP) under monitor_timeout = 1 s. Public API only (sluice/node.hpp, mp.hpp).
 //
 //   sluice_node_bench [--framing cbor|json] [--messages N] [--rounds K] [--port P]
+//                     [--part traffic|detect|all] [--monitor-timeout-ms T]
 //
 // This process is node "nbmain" on 127.0.0.1:P; its peers (this binary with --peer) are
 // nbpeer1..3 on P+1..P+3, seeded with nbmain. One JSON line per result on stdout.
+//
+// --part traffic: throughput and round trips; detect: kill -9 and SIGSTOP. monitor_timeout
+// (both nodes) is T, default 1000 ms for detect and 30000 ms (the default) otherwise:
+// run.py runs the parts as two processes, because with 1 s a burst of a million JSON
+// messages can end the connection as "monitor timeout" (the sender hears nothing while the
+// receiver works through the backlog ahead of the probe; see the report).
 #include <sluice/node.hpp>
 
 #include "common.hpp"
@@ -15,6 +22,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <random>
 
 namespace mp = sluice::mp;
 using namespace std::chrono_literals;
@@ -25,7 +33,7 @@ namespace {
 const char* const secret = "nodebench secret";
 
 void configure(const std::string& nodeid, const std::string& bind, const std::string& framing,
-               const std::optional<std::string>& seed) {
+               const std::optional<std::string>& seed, long monitor_timeout_ms) {
   mp::node_config cfg;
   cfg.nodeid = nodeid;
   cfg.secret = secret;
@@ -33,7 +41,7 @@ void configure(const std::string& nodeid, const std::string& bind, const std::st
   if (seed) cfg.seeds = {*seed};
   cfg.framing = {framing};
   cfg.use_rc_file = false;
-  cfg.monitor_timeout = 1s;
+  cfg.monitor_timeout = std::chrono::milliseconds(monitor_timeout_ms);
   cfg.max_queued_bytes = std::size_t(1) << 30;  // the throughput burst is queued at once
   mp::configure(cfg);
 }
@@ -44,8 +52,8 @@ void configure(const std::string& nodeid, const std::string& bind, const std::st
 int run_peer(char** argv) {
   deadline(300);
   std::string nodeid = argv[0], bind = argv[1], seed = argv[2], framing = argv[3];
-  long n = std::atol(argv[4]);
-  configure(nodeid, bind, framing, seed);
+  long n = std::atol(argv[4]), monitor_timeout_ms = std::atol(argv[5]);
+  configure(nodeid, bind, framing, seed, monitor_timeout_ms);
   struct state {
     long next = 0, bad = -1;
   };
@@ -56,6 +64,9 @@ int run_peer(char** argv) {
       st->bad = st->next;
     }
     if (++st->next == n) mp::snd(ctl, {"done", st->next, st->bad});
+  });
+  mp::named_port("status", [st](const mp::message& m) {  // ["status", PORT]: how far the sink got
+    mp::snd(mp::port_id::parse(m.at(1).get<std::string>()), {"status", st->next, st->bad});
   });
   mp::named_port("echo", [](const mp::message& m) {
     mp::snd(mp::port_id::parse(m.at(2).get<std::string>()), {"pong", m.at(1)});
@@ -117,43 +128,60 @@ std::vector<double> round_trips(const std::string& sys, const std::string& peer,
   return r->us;
 }
 
-int run_main(const std::string& framing, long n, long rounds, int port) {
+int run_main(const std::string& framing, long n, long rounds, int port, const std::string& part, long mt) {
   deadline(600);
   const std::string sys = "sluice-" + framing;
   auto addr = [](int p) { return "127.0.0.1:" + std::to_string(p); };
-  configure("nbmain", addr(port), framing, std::nullopt);
+  configure("nbmain", addr(port), framing, std::nullopt, mt);
+  const std::string mts = std::to_string(mt), mtx = ", \"monitor_timeout_ms\": " + mts;
   slot<mp::message> done;
   mp::named_port("ctl", [&done](const mp::message& m) { done.set(m); });
 
   // 1. One-way throughput.
-  {
-    peer_process p({"nbpeer1", addr(port + 1), addr(port), framing, std::to_string(n)});
+  if (part != "detect") {
+    peer_process p({"nbpeer1", addr(port + 1), addr(port), framing, std::to_string(n), mts});
     if (!wait_until([] { return is_up("nbpeer1"); }, 10s)) fail(sys, "nbpeer1 never came up");
     round_trips(sys, "nbpeer1", 100);  // warm-up: the connection, the allocator
     auto sink = mp::port_id::parse("nbpeer1#sink");
+    auto watch = mp::mon(sink, [&done](const mp::message& reason) {  // the connection broke, say
+      done.set(mp::message::array({"sink died", reason}));
+    });
     auto t0 = clock::now();
     for (long i = 0; i < n; ++i) mp::snd(sink, {"tag", i});
     double enqueue_s = secs_since(t0);
-    auto got = done.wait(std::chrono::milliseconds(120000));
+    auto got = done.wait(std::chrono::milliseconds(60000));
     double secs = secs_since(t0);
-    if (!got) fail(sys, "throughput: no \"done\" from the receiver within 120 s");
+    if (!got) {  // what does the receiver say?
+      slot<mp::message> status;
+      auto me = mp::port([&status](const mp::message& m) { status.set(m); });
+      mp::snd(mp::port_id::parse("nbpeer1#status"), {"status", me});
+      auto st = status.wait(5000ms);
+      std::string up;
+      for (const auto& x : mp::up_nodes()) up += x + " ";
+      fail(sys, "throughput: no \"done\" from the receiver within 60 s (enqueueing took " + std::to_string(enqueue_s) +
+                    " s); the receiver says " + (st ? st->dump() : std::string("nothing within 5 s")) + "; nodes up: " + up);
+    }
+    watch.cancel();
     if ((*got)[1] != n || (*got)[2] != -1) fail(sys, "throughput: receiver reports " + got->dump());
     emit(sys, "throughput", static_cast<double>(n) / secs, "msg/s", n, true,
-         ", \"seconds\": " + std::to_string(secs) + ", \"enqueue_seconds\": " + std::to_string(enqueue_s));
+         ", \"seconds\": " + std::to_string(secs) + ", \"enqueue_seconds\": " + std::to_string(enqueue_s) + mtx);
 
     // 2. Round trips.
     auto s = summarize(round_trips(sys, "nbpeer1", rounds));
-    emit(sys, "rt_median", s.median_us, "us", rounds, true);
-    emit(sys, "rt_p99", s.p99_us, "us", rounds, true);
+    emit(sys, "rt_median", s.median_us, "us", rounds, true, mtx);
+    emit(sys, "rt_p99", s.p99_us, "us", rounds, true, mtx);
   }
   // 3. A peer killed with SIGKILL, and a stopped one (SIGSTOP): kill to monitor callback.
-  for (int k = 0; k < 2; ++k) {
+  for (int k = 0; k < 2 && part != "traffic"; ++k) {
     std::string peer = k == 0 ? "nbpeer2" : "nbpeer3";
-    peer_process p({peer, addr(port + 2 + k), addr(port), framing, "1"});
+    peer_process p({peer, addr(port + 2 + k), addr(port), framing, "1", mts});
     if (!wait_until([&] { return is_up(peer); }, 10s)) fail(sys, peer + " never came up");
     slot<std::pair<clock::time_point, mp::message>> fired;
     auto m = mp::mon(mp::port_id::parse(peer + "#echo"),
                      [&fired](const mp::message& reason) { fired.set({clock::now(), reason}); });
+    // A random pause first: the peer is stopped at a random phase of the silence watch's
+    // ticks (it ticks from the moment the connection came up), and right after traffic.
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::random_device{}() % 250));
     round_trips(sys, peer, 10);  // the monitor is in place at the peer, the connection busy just now
     auto t0 = clock::now();
     ::kill(p.pid, k == 0 ? SIGKILL : SIGSTOP);
@@ -161,7 +189,7 @@ int run_main(const std::string& framing, long n, long rounds, int port) {
     if (!f) fail(sys, std::string(k == 0 ? "kill -9" : "SIGSTOP") + ": the monitor did not fire within 5 s");
     if (f->second.empty() || f->second[0] != "transport_error") fail(sys, "monitor fired with " + f->second.dump());
     double ms = std::chrono::duration<double, std::milli>(f->first - t0).count();
-    emit(sys, k == 0 ? "kill9_detect" : "stop_detect", ms, "ms", 1, true, ", \"reason\": " + f->second.dump());
+    emit(sys, k == 0 ? "kill9_detect" : "stop_detect", ms, "ms", 1, true, ", \"reason\": " + f->second.dump() + mtx);
     m.cancel();
   }
   return 0;
@@ -170,21 +198,27 @@ int run_main(const std::string& framing, long n, long rounds, int port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 7 && std::strcmp(argv[1], "--peer") == 0) return run_peer(argv + 2);
+  if (argc == 8 && std::strcmp(argv[1], "--peer") == 0) return run_peer(argv + 2);
   std::string framing = "cbor";
   long n = 1000000, rounds = 10000;
   int port = 14200;
+  std::string part = "all";
+  long mt = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--framing") framing = argv[i + 1];
     else if (a == "--messages") n = std::atol(argv[i + 1]);
     else if (a == "--rounds") rounds = std::atol(argv[i + 1]);
     else if (a == "--port") port = std::atoi(argv[i + 1]);
+    else if (a == "--part") part = argv[i + 1];
+    else if (a == "--monitor-timeout-ms") mt = std::atol(argv[i + 1]);
     else {
       std::fprintf(stderr, "usage: %s [--framing cbor|json] [--messages N] [--rounds K] [--port P]\n", argv[0]);
       return 2;
     }
   }
   if (n < 1 || rounds < 1 || (framing != "cbor" && framing != "json")) return 2;
-  return run_main(framing, n, rounds, port);
+  if (part != "all" && part != "traffic" && part != "detect") return 2;
+  if (mt < 0) mt = part == "detect" ? 1000 : 30000;
+  return run_main(framing, n, rounds, port, part, mt);
 }
