@@ -2,10 +2,15 @@
 // the peer publishes an actor (io::middleman::publish), this process reaches it with
 // remote_actor. One-way throughput of (tag, i) sent from a scoped actor (the receiver checks
 // every i, in order, and answers (done, count, first bad or -1)), round trips (ping, i) ->
-// (pong, i), and a monitor's down_msg after kill -9 of the peer and after SIGSTOP (with
-// middleman.heartbeat-interval 100 ms and middleman.connection-timeout 1 s).
+// (pong, i), and a monitor's down_msg after kill -9 of the peer and after SIGSTOP.
 //
-//   caf_node_bench [--messages N] [--rounds K] [--port P]   (peers on P, P+1, P+2)
+//   caf_node_bench [--messages N] [--rounds K] [--port P] [--part traffic|detect|all]
+//
+// Peers on P, P+1, P+2. The detect part (both processes) runs with
+// middleman.heartbeat-interval 100 ms and middleman.connection-timeout 1 s, the traffic part
+// with CAF's defaults (no heartbeat): run.py runs them as two processes, as for sluice. (With
+// the heartbeat on, the throughput test hung twice in about ten runs, the receiver answering
+// nothing afterwards; not reproduced in six more, so the cause is not established.)
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -51,17 +56,19 @@ caf::behavior server(caf::stateful_actor<server_state>* self) {
   };
 }
 
-caf::actor_system_config& config(caf::actor_system_config& cfg) {
+caf::actor_system_config& config(caf::actor_system_config& cfg, bool heartbeat) {
   cfg.load<caf::io::middleman>();
-  cfg.set("middleman.heartbeat-interval", caf::timespan{100ms});
-  cfg.set("middleman.connection-timeout", caf::timespan{1s});
+  if (heartbeat) {
+    cfg.set("middleman.heartbeat-interval", caf::timespan{100ms});
+    cfg.set("middleman.connection-timeout", caf::timespan{1s});
+  }
   return cfg;
 }
 
-int run_peer(int port) {
+int run_peer(int port, bool heartbeat) {
   alarm(300);
   caf::actor_system_config cfg;
-  caf::actor_system system{config(cfg)};
+  caf::actor_system system{config(cfg, heartbeat)};
   auto s = system.spawn(server);
   auto p = system.middleman().publish(s, static_cast<uint16_t>(port), "127.0.0.1", true);
   if (!p) {
@@ -92,21 +99,26 @@ void round_trip(caf::scoped_actor& self, const caf::actor& server, int64_t i) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::strcmp(argv[1], "--peer") == 0) return run_peer(std::atoi(argv[2]));
+  if (argc == 4 && std::strcmp(argv[1], "--peer") == 0) return run_peer(std::atoi(argv[2]), argv[3][0] == 'h');
   long n = 200000, rounds = 10000;
   int port = 14210;
+  std::string part = "all";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--messages") n = std::atol(argv[i + 1]);
     else if (a == "--rounds") rounds = std::atol(argv[i + 1]);
     else if (a == "--port") port = std::atoi(argv[i + 1]);
+    else if (a == "--part") part = argv[i + 1];
     else return 2;
   }
+  if (part != "all" && part != "traffic" && part != "detect") return 2;
   deadline(600);
+  const bool heartbeat = part != "traffic";
+  const std::string hb = heartbeat ? "heartbeat" : "none";
   caf::actor_system_config cfg;
-  caf::actor_system system{config(cfg)};
-  {
-    peer_process p({std::to_string(port)});
+  caf::actor_system system{config(cfg, heartbeat)};
+  if (part != "detect") {
+    peer_process p({std::to_string(port), hb});
     auto server = reach(system, port);
     caf::scoped_actor self{system};
     for (int64_t k = 0; k < 100; ++k) round_trip(self, server, k);  // warm-up
@@ -140,8 +152,8 @@ int main(int argc, char** argv) {
     emit(sys, "rt_median", s.median_us, "us", rounds, true);
     emit(sys, "rt_p99", s.p99_us, "us", rounds, true);
   }
-  for (int k = 0; k < 2; ++k) {
-    peer_process p({std::to_string(port + 1 + k)});
+  for (int k = 0; k < 2 && part != "traffic"; ++k) {
+    peer_process p({std::to_string(port + 1 + k), hb});
     auto server = reach(system, port + 1 + k);
     caf::scoped_actor self{system};
     self->monitor(server);

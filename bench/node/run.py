@@ -56,8 +56,10 @@ def command(system, args):
         return None, "%s not built (its package is missing: tools/setup --bench)" % prog
     cmd = [path, "--messages", str(n), "--rounds", str(args.rounds), "--port", str(port)]
     if system.startswith("sluice-"):
-        # Two processes: traffic (monitor_timeout 30 s, the default) and detection (1 s).
         cmd += ["--framing", system.split("-")[1]]
+    if system.startswith("sluice-") or system == "caf":
+        # Two processes: traffic (sluice: monitor_timeout 30 s, the default; CAF: no
+        # heartbeat) and detection (1 s).
         return [cmd + ["--part", "traffic"], cmd + ["--part", "detect"]], None
     return [cmd], None
 
