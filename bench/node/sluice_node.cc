@@ -5,6 +5,7 @@
 //
 //   sluice_node_bench [--framing cbor|json] [--messages N] [--rounds K] [--port P]
 //                     [--part traffic|detect|all] [--monitor-timeout-ms T]
+//                     [--scheduler-threads S]   (both nodes; default: the library's)
 //
 // This process is node "nbmain" on 127.0.0.1:P; its peers (this binary with --peer) are
 // nbpeer1..3 on P+1..P+3, seeded with nbmain. One JSON line per result on stdout.
@@ -33,7 +34,8 @@ namespace {
 const char* const secret = "nodebench secret";
 
 void configure(const std::string& nodeid, const std::string& bind, const std::string& framing,
-               const std::optional<std::string>& seed, long monitor_timeout_ms) {
+               const std::optional<std::string>& seed, long monitor_timeout_ms, unsigned threads) {
+  if (threads > 0) mp::set_scheduler_threads(threads);
   mp::node_config cfg;
   cfg.nodeid = nodeid;
   cfg.secret = secret;
@@ -53,7 +55,7 @@ int run_peer(char** argv) {
   deadline(300);
   std::string nodeid = argv[0], bind = argv[1], seed = argv[2], framing = argv[3];
   long n = std::atol(argv[4]), monitor_timeout_ms = std::atol(argv[5]);
-  configure(nodeid, bind, framing, seed, monitor_timeout_ms);
+  configure(nodeid, bind, framing, seed, monitor_timeout_ms, static_cast<unsigned>(std::atoi(argv[6])));
   struct state {
     long next = 0, bad = -1;
   };
@@ -128,18 +130,20 @@ std::vector<double> round_trips(const std::string& sys, const std::string& peer,
   return r->us;
 }
 
-int run_main(const std::string& framing, long n, long rounds, int port, const std::string& part, long mt) {
+int run_main(const std::string& framing, long n, long rounds, int port, const std::string& part, long mt,
+             unsigned threads) {
   deadline(600);
   const std::string sys = "sluice-" + framing;
   auto addr = [](int p) { return "127.0.0.1:" + std::to_string(p); };
-  configure("nbmain", addr(port), framing, std::nullopt, mt);
-  const std::string mts = std::to_string(mt), mtx = ", \"monitor_timeout_ms\": " + mts;
+  configure("nbmain", addr(port), framing, std::nullopt, mt, threads);
+  const std::string mts = std::to_string(mt), ths = std::to_string(threads),
+                    mtx = ", \"monitor_timeout_ms\": " + mts + (threads ? ", \"scheduler_threads\": " + ths : "");
   slot<mp::message> done;
   mp::named_port("ctl", [&done](const mp::message& m) { done.set(m); });
 
   // 1. One-way throughput.
   if (part != "detect") {
-    peer_process p({"nbpeer1", addr(port + 1), addr(port), framing, std::to_string(n), mts});
+    peer_process p({"nbpeer1", addr(port + 1), addr(port), framing, std::to_string(n), mts, ths});
     if (!wait_until([] { return is_up("nbpeer1"); }, 10s)) fail(sys, "nbpeer1 never came up");
     round_trips(sys, "nbpeer1", 100);  // warm-up: the connection, the allocator
     auto sink = mp::port_id::parse("nbpeer1#sink");
@@ -174,7 +178,7 @@ int run_main(const std::string& framing, long n, long rounds, int port, const st
   // 3. A peer killed with SIGKILL, and a stopped one (SIGSTOP): kill to monitor callback.
   for (int k = 0; k < 2 && part != "traffic"; ++k) {
     std::string peer = k == 0 ? "nbpeer2" : "nbpeer3";
-    peer_process p({peer, addr(port + 2 + k), addr(port), framing, "1", mts});
+    peer_process p({peer, addr(port + 2 + k), addr(port), framing, "1", mts, ths});
     if (!wait_until([&] { return is_up(peer); }, 10s)) fail(sys, peer + " never came up");
     slot<std::pair<clock::time_point, mp::message>> fired;
     auto m = mp::mon(mp::port_id::parse(peer + "#echo"),
@@ -198,12 +202,13 @@ int run_main(const std::string& framing, long n, long rounds, int port, const st
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 8 && std::strcmp(argv[1], "--peer") == 0) return run_peer(argv + 2);
+  if (argc == 9 && std::strcmp(argv[1], "--peer") == 0) return run_peer(argv + 2);
   std::string framing = "cbor";
   long n = 1000000, rounds = 10000;
   int port = 14200;
   std::string part = "all";
   long mt = -1;
+  unsigned threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--framing") framing = argv[i + 1];
@@ -212,6 +217,7 @@ int main(int argc, char** argv) {
     else if (a == "--port") port = std::atoi(argv[i + 1]);
     else if (a == "--part") part = argv[i + 1];
     else if (a == "--monitor-timeout-ms") mt = std::atol(argv[i + 1]);
+    else if (a == "--scheduler-threads") threads = static_cast<unsigned>(std::atoi(argv[i + 1]));
     else {
       std::fprintf(stderr, "usage: %s [--framing cbor|json] [--messages N] [--rounds K] [--port P]\n", argv[0]);
       return 2;
@@ -220,5 +226,5 @@ int main(int argc, char** argv) {
   if (n < 1 || rounds < 1 || (framing != "cbor" && framing != "json")) return 2;
   if (part != "all" && part != "traffic" && part != "detect") return 2;
   if (mt < 0) mt = part == "detect" ? 1000 : 30000;
-  return run_main(framing, n, rounds, port, part, mt);
+  return run_main(framing, n, rounds, port, part, mt, threads);
 }
