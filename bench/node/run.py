@@ -155,8 +155,10 @@ def main():
         if vals:
             med[(s, m)] = (statistics.median(vals), len(vals))
 
-    rows = sorted({s for (s, _) in med}, key=lambda s: list(SYSTEMS).index(s.split("-")[0] if s.startswith("rawtcp") else s)
-                  if (s.split("-")[0] if s.startswith("rawtcp") else s) in SYSTEMS else 99)
+    def order(s):  # the systems' order, rawtcp-binary and rawtcp-json under rawtcp
+        base = "rawtcp" if s.startswith("rawtcp") else s
+        return (list(SYSTEMS).index(base) if base in SYSTEMS else 99, s)
+    rows = sorted({s for (s, _) in med}, key=order)
     lines = ["| system | " + " | ".join(h for _, h in METRICS) + " |",
              "|---|" + "---:|" * len(METRICS)]
     for s in rows:
