@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "perl_node.hpp"
 #include "port_inbox.hpp"
 
 #include <fcntl.h>
@@ -55,44 +56,11 @@ bool perl_ready(const std::string& dir) {
   return !dir.empty() && access((dir + "/scripts/node_a.pl").c_str(), R_OK) == 0 && std::system(cmd.c_str()) == 0;
 }
 
-// A Perl node; its output goes to `log`; SIGKILLed when destroyed.
-struct perl_node {
-  pid_t pid = -1;
-  std::string log;
-  perl_node(const std::string& script, std::vector<std::string> env, const std::string& logname) {
-    std::string dir = oracle();
-    log = "/tmp/sluice-interop-" + logname + "-" + std::to_string(getpid()) + ".log";
-    // A bare name is one of the oracle's scripts; a path is one of ours (tests/interop).
-    std::string path = script.find('/') == std::string::npos ? dir + "/scripts/" + script : script;
-    std::vector<std::string> args{"perl", "-I" + dir + "/lib", path};
-    env.push_back("PATH=/usr/bin:/bin");
-    std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (posix_spawnp(&pid, "perl", &fa, nullptr, argv.data(), envp.data()) != 0) pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  void kill9() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      pid = -1;
-    }
-  }
-  std::string output() const {
-    std::ifstream in(log);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  ~perl_node() {
-    kill9();
-    unlink(log.c_str());
-  }
+// A bare script name is one of the oracle's scripts; a path is one of ours (tests/interop).
+struct perl_node : sluice_test::perl_node {
+  perl_node(const std::string& script, std::vector<std::string> env, const std::string& logname)
+      : sluice_test::perl_node(oracle(), script.find('/') == std::string::npos ? oracle() + "/scripts/" + script : script,
+                               std::move(env), logname) {}
 };
 
 bool wait_until(const std::function<bool()>& f, std::chrono::milliseconds limit) {

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "perl_node.hpp"
 #include "port_inbox.hpp"
 #include "tls_test_pem.hpp"
 
@@ -52,51 +53,10 @@ bool perl_ready(const std::string& dir) {
   return !dir.empty() && access(node_script().c_str(), R_OK) == 0 && std::system(cmd.c_str()) == 0;
 }
 
-// A Perl node running tests/interop/tls_node.pl; output to a log; SIGKILLed when destroyed.
-struct perl_node {
-  pid_t pid = -1;
-  std::string log;
-  perl_node(std::vector<std::string> env, const std::string& logname) {
-    log = "/tmp/sluice-interop-tls-" + logname + "-" + std::to_string(getpid()) + ".log";
-    std::vector<std::string> args{"perl", "-I" + oracle() + "/lib", node_script()};
-    env.push_back("PATH=/usr/bin:/bin");
-    std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (posix_spawnp(&pid, "perl", &fa, nullptr, argv.data(), envp.data()) != 0) pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  void kill9() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      pid = -1;
-    }
-  }
-  std::string output() const {
-    std::ifstream in(log);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  bool said(const std::string& text) const { return output().find(text) != std::string::npos; }
-  // The line of the output that contains `text` ("" if none).
-  std::string line_with(const std::string& text) const {
-    std::string out = output();
-    auto at = out.find(text);
-    if (at == std::string::npos) return std::string();
-    auto begin = out.rfind('\n', at), end = out.find('\n', at);
-    begin = begin == std::string::npos ? 0 : begin + 1;
-    return out.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-  }
-  ~perl_node() {
-    kill9();
-    unlink(log.c_str());
-  }
+// A Perl node running tests/interop/tls_node.pl.
+struct perl_node : sluice_test::perl_node {
+  perl_node(std::vector<std::string> env, const std::string& logname)
+      : sluice_test::perl_node(oracle(), node_script(), std::move(env), "tls-" + logname) {}
 };
 
 bool wait_until(const std::function<bool()>& f, std::chrono::milliseconds limit) {

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "free_port.hpp"
+
 #include "port_inbox.hpp"
 
 #include <arpa/inet.h>
@@ -39,18 +41,7 @@ namespace {
 
 const char* const secret = "node-test-secret";
 
-// A port the system has just handed out (closed again at once: a small race, loopback only).
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using sluice_test::free_port;
 
 std::string alpha_address() {
   static const std::string addr = "127.0.0.1:" + std::to_string(free_port());
