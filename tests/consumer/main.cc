@@ -2,6 +2,8 @@
 #include <sluice/sluice.hpp>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <thread>
 
 int main() {
@@ -28,6 +30,26 @@ int main() {
   alt.add(sluice::on_recv(bounded, [](int) {}));
   if (alt.fair().status != sluice::status::ok) return 5;
   if (!sluice::after(1ms).recv_for(1s)) return 6;
+  // A node (linking the network layer: Boost.Asio, OpenSSL, the directory); alone, without
+  // seeds, it has no master, so db_family times out.
+  namespace mp = sluice::mp;
+  mp::node_config cfg;
+  cfg.nodeid = "consumer";
+  cfg.secret = "consumer secret";
+  cfg.binds = {"127.0.0.1:*"};
+  cfg.use_rc_file = false;
+  mp::configure(cfg);
+  auto box = sluice::channel<std::string>(1);
+  auto inbox = mp::named_port("inbox", [box](const mp::message& m) mutable { box.send(m.dump()); });
+  if (mp::node_of(inbox) != "consumer") return 7;
+  mp::snd(mp::port_id::parse("consumer#inbox"), {"hello", 1});
+  if (box.recv_for(5s).value_or("") != R"(["hello",1])") return 8;
+  mp::db_set("family", "key", 1);
+  if (mp::db_family("family", 20ms).has_value()) return 9;
+  auto watch = mp::db_mon("family", [](const mp::message&, const std::vector<std::string>&,
+                                       const std::vector<std::string>&, const std::vector<std::string>&) {});
+  watch.cancel();
+  if (!mp::up_nodes().empty()) return 10;
   std::puts("consumer: ok");
   return 0;
 }
