@@ -42,7 +42,12 @@ server_handle start_server(std::uint16_t port, connection_handler handler,
   server_handle h;
   h.core_ = std::make_unique<detail::server_core>(port, std::move(handler), connection_timeout, std::move(opt));
   detail::server_core* core = h.core_.get();
-  h.thread_ = std::thread([core, token = h.stop_.get_token()] { core->serve(token); });
+  try {
+    h.thread_ = std::thread([core, token = h.stop_.get_token()] { core->serve(token); });
+  } catch (...) {
+    h.core_.reset();  // never served: only the watchdog to stop
+    throw;
+  }
   return h;
 }
 

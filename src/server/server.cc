@@ -79,16 +79,19 @@ void server_core::serve(std::stop_token stop) {
   }
   {
     std::stop_callback interrupt(stop, [this] { listener_->interrupt(); });
+    bool failing = false;  // reported once per run of failed accepts
     for (;;) {
       std::unique_ptr<stream> s;
       try {
         s = opt_.accept(*listener_);
       } catch (...) {
         if (stop.stop_requested()) break;
-        report(opt_, "(accept)", std::current_exception());
+        if (!failing) report(opt_, "(accept)", std::current_exception());
+        failing = true;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));  // fds exhausted: let some close
         continue;
       }
+      failing = false;
       if (!s) break;
       admit(std::move(s));
     }
