@@ -206,6 +206,46 @@ TEST(RunServer, EchoThroughIostream) {
   EXPECT_EQ(c.all(), "[alpha][beta][gamma] words=3\n");
 }
 
+TEST(RunServer, LineTooLongAndWritesToAGonePeer) {
+  std::atomic<int> too_long{0}, write_failed{0};
+  sluice::server_options opt;
+  opt.max_line_length = 100;
+  auto h = sluice::start_server(0, [&](sluice::connection& c) {
+    auto first = c.read_line();
+    if (first && *first == "reset me") {
+      try {
+        for (int i = 0; i < 100000; ++i) {
+          c.write(std::string(4096, 'x'));
+          c.flush();
+        }
+      } catch (const sluice::connection_closed&) {
+        write_failed.fetch_add(1);
+      }
+      return;
+    }
+    try {
+      c.read_line();
+    } catch (const sluice::line_too_long&) {
+      too_long.fetch_add(1);
+      c.write_line("too long");
+    }
+  }, 10s, opt);
+  {
+    client c(h.port());
+    ASSERT_TRUE(c.send("short\n" + std::string(300, 'a')));
+    EXPECT_EQ(c.line(), "too long\n");
+  }
+  {
+    client c(h.port());
+    ASSERT_TRUE(c.send("reset me\n"));
+    char x;
+    ASSERT_EQ(::recv(c.fd(), &x, 1, 0), 1);  // the handler is writing
+    linger l{1, 0};  // close with RST
+    ::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  EXPECT_TRUE(eventually([&] { return too_long.load() == 1 && write_failed.load() == 1; }));
+}
+
 TEST(RunServer, ManyConcurrentClients) {
   auto h = sluice::start_server(0, line_echo, 30s);
   constexpr int clients = 40, lines = 25;

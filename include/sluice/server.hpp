@@ -182,8 +182,11 @@ class connection {
   bool timed_out() const;
   // Stopped when the connection is shut down (time limit or server stop) or ends.
   std::stop_token stop_token() const;
-  // Racket's custodian: fn runs when the connection is shut down or ends, at once if it has
-  // (on the thread that shuts it down: keep it short; it must not throw).
+  // Racket's custodian: fn runs once, when the connection is shut down (on the thread that
+  // shuts it down, before the socket is: keep it short; it must not throw) or, at the
+  // latest, when the handler has returned - at once if either has happened. It may run after
+  // the handler's locals are gone: capture only what outlives the handler (shared_ptrs,
+  // what keep() holds).
   void at_shutdown(std::function<void()> fn);
   // A thread of this connection: given stop_token(); joined when the handler has returned.
   // Its escaping exception is reported like a handler's.
