@@ -233,7 +233,8 @@ void run_server(std::stop_token stop, std::uint16_t port, connection_handler han
 
 // A server in a background thread. Listening when start_server returns (its errors throw
 // there). The destructor stops it. Not for concurrent use, except request_stop(), wait() and
-// the counters.
+// the counters. From inside a handler use request_stop(): stop() and wait() would wait for
+// that handler itself.
 class server_handle {
  public:
   server_handle(server_handle&&) noexcept;
