@@ -41,6 +41,7 @@ bool peer_error(int e) {
   switch (e) {
     case ECONNRESET: case EPIPE: case ETIMEDOUT: case ENOTCONN: case EHOSTUNREACH: case ENETUNREACH:
     case ENETDOWN: case ECONNABORTED: case EIO: case ENOBUFS: case ENOMEM:
+    case EAGAIN:  // a hook's socket with SO_RCVTIMEO/SO_SNDTIMEO (or, wrongly, non-blocking)
       return true;
     default:
       return false;
