@@ -196,7 +196,8 @@ void server_core::watchdog() {
       if (deadlines_.empty()) {
         cv_.wait(lk);
       } else {
-        cv_.wait_until(lk, deadlines_.begin()->first);
+        clock::time_point next = deadlines_.begin()->first;  // a copy: the entry may go while we wait
+        cv_.wait_until(lk, next);
       }
       continue;
     }
