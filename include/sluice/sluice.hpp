@@ -9,5 +9,6 @@
 #include "sluice/coroutine.hpp"
 #include "sluice/policy.hpp"
 #include "sluice/recv_result.hpp"
+#include "sluice/server.hpp"
 #include "sluice/status.hpp"
 #include "sluice/timer.hpp"

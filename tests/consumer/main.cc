@@ -1,6 +1,8 @@
 // Built against the installed sluice: exercises the public API through the umbrella header.
 #include <sluice/sluice.hpp>
+#include <sluice/server.hpp>  // also in the umbrella; named as a user would
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -30,6 +32,16 @@ int main() {
   alt.add(sluice::on_recv(bounded, [](int) {}));
   if (alt.fair().status != sluice::status::ok) return 5;
   if (!sluice::after(1ms).recv_for(1s)) return 6;
+  // <sluice/server.hpp>: a server on a port the system picks, started and stopped.
+  std::atomic<int> served{0};
+  {
+    auto server = sluice::start_server(0, [&](sluice::connection& c) { served.fetch_add(1), c.write_line("hi"); }, 1s);
+    if (server.port() == 0) return 11;
+    server.stop();
+  }
+  // The TLS hook links (libssl through the package's dependencies).
+  sluice::server_options (*tls)(ssl_ctx_st*, sluice::server_options) = &sluice::tls;
+  if (!tls) return 12;
   // A node (linking the network layer: Boost.Asio, OpenSSL, the directory); alone, without
   // seeds, it has no master, so db_family times out.
   namespace mp = sluice::mp;
