@@ -116,14 +116,15 @@ has "aemp/ node id" "CONFIGURED aemp/"
 
 echo "== gensecret, gencert"
 TLSRC=$T/tls.rc
-run "gensecret and gencert in a profile (PERL_ANYEVENT_MP_RC)" 0 env PERL_ANYEVENT_MP_RC="$TLSRC" "$AEMP" gensecret profile tlsA gencert setnodeid tlsA setbinds 127.0.0.1:14320 setseeds 127.0.0.1:14320
+run "gensecret and gencert in a profile (PERL_ANYEVENT_MP_RC)" 0 env PERL_ANYEVENT_MP_RC="$TLSRC" "$AEMP" gensecret setseeds 127.0.0.1:14320 profile tlsA gencert setnodeid tlsA setbinds 127.0.0.1:14320
 [ -f "$TLSRC" ] && [ ! -f "$RC.unused" ] && ok "PERL_ANYEVENT_MP_RC honoured" || bad "no $TLSRC"
 jcheck "secret 86 alphanumerics, cert has key and certificate" "$TLSRC" '__import__("re").fullmatch("[0-9A-Za-z]{86}", j["secret"]) and "PRIVATE KEY-----" in j["profile"]["tlsA"]["cert"] and "BEGIN CERTIFICATE" in j["profile"]["tlsA"]["cert"]'
 python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['profile']['tlsA']['cert'], end='')" "$TLSRC" >"$T/cert.pem"
 if command -v openssl >/dev/null; then
   openssl x509 -in "$T/cert.pem" -noout -subject 2>/dev/null | grep -q "AnyEvent::MP" && ok "certificate CN AnyEvent::MP" || bad "certificate subject"
 fi
-run "setcert FILE (the generated PEM) in another profile" 0 env PERL_ANYEVENT_MP_RC="$TLSRC" "$AEMP" profile aemp setcert "$T/cert.pem" setbinds 127.0.0.1:*
+run "setcert FILE (the generated PEM) in other profiles; delsecret: TLS is the only way in" 0 env PERL_ANYEVENT_MP_RC="$TLSRC" "$AEMP" delsecret \
+  profile aemp setcert "$T/cert.pem" setbinds 127.0.0.1:* profile tlsP setcert "$T/cert.pem" setnodeid tlsP setbinds 127.0.0.1:14321
 run "sluice configure accepts the generated cert" 0 env PERL_ANYEVENT_MP_RC="$TLSRC" "$TNODE" --check tlsA
 if [ -n "$PERL" ]; then
   run "Perl AnyEvent::TLS accepts the generated cert as cert and CA" 0 env PERL_ANYEVENT_MP_RC="$TLSRC" $PERL -MAnyEvent::MP::Config -MAnyEvent::TLS -e '
@@ -137,7 +138,18 @@ if wait_line "$T/tlsnode.log" READY 20; then
   run "aemp cal over TLS" 0 env PERL_ANYEVENT_MP_RC="$TLSRC" "$AEMP" --json cal tlsA#echo tls
   has "TLS cal reply" '\["tls"\]'
 else bad "TLS sluice node did not start: $(cat "$T/tlsnode.log")"; fi
-kill "${PIDS[-1]}" 2>/dev/null
+if [ -n "$PERL" ]; then
+  PERL_ANYEVENT_MP_RC="$TLSRC" PROFILE=tlsP LIFETIME=40 $PERL "$SRC/interop/aemp_node.pl" >"$T/tlsP.log" 2>&1 &
+  PIDS+=($!)
+  if wait_line "$T/tlsP.log" "READY tlsP" 20; then
+    sleep 1
+    run "aemp cal a Perl node over TLS (the generated cert)" 0 env PERL_ANYEVENT_MP_RC="$TLSRC" "$AEMP" --json cal tlsP#echo tls
+    has "Perl TLS cal reply" '\["tls"\]'
+  else bad "TLS Perl node did not start: $(cat "$T/tlsP.log")"; fi
+else echo "skipped: aemp against a Perl node over TLS"; fi
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+wait 2>/dev/null
+PIDS=()
 
 echo "== network against a sluice node"
 "$TNODE" nodeA 60 >"$T/nodeA.log" 2>&1 &

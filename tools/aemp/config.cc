@@ -182,7 +182,7 @@ bool is_config_command(const std::string& word) {
 }
 
 std::string run_config_commands(words& w, const options& o, rc_file& f) {
-  editor e{f, o};
+  editor e{f, o, std::string(), false};
   while (!w.done()) {
     const std::string word = w.peek();
     if (word == "seed" || is_network_command(word)) break;
