@@ -251,6 +251,11 @@ if wait_line "$T/seed.log" "seed myseed/" 20; then
 else bad "seed did not start: $(cat "$T/seed.log" "$T/seed.err")"; fi
 unset PERL_ANYEVENT_MP_RC
 
+echo "== sanitizer reports in the nodes' and the seed's logs"
+if grep -l -E "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" "$T"/*.log "$T"/*.err 2>/dev/null; then
+  bad "sanitizer reports in the logs above"
+else ok "no sanitizer reports in the logs"; fi
+
 echo
 if [ "$FAILS" = 0 ]; then echo "aemp_cli_test: all passed"; exit 0; fi
 echo "aemp_cli_test: $FAILS failed"; exit 1
