@@ -10,6 +10,7 @@
 // the timeout, every connection up/down this node sees and every change of "'l" (nodes
 // joining and leaving the network), each line with a UTC timestamp.
 #include <atomic>
+#include <cstdio>
 #include <future>
 #include <memory>
 #include <set>
@@ -64,7 +65,11 @@ struct once {
   }
 };
 
-std::string seconds_text(milliseconds t) { return std::to_string(t.count() / 1000.0).substr(0, 6) + " s"; }
+std::string seconds_text(milliseconds t) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(t.count()) / 1000.0);
+  return buf;
+}
 
 // The node port's "time" request: [round trip in ms, the node's clock].
 std::optional<std::pair<double, double>> time_request(const std::string& node, milliseconds timeout) {
