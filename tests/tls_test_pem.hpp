@@ -3,6 +3,7 @@
 // libcrypto (P-256: quick even under the sanitizers), so the tests need no openssl tool.
 #pragma once
 
+#include <openssl/crypto.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -27,6 +28,10 @@ inline void add_extension(X509* x, int nid, const char* value) {
 
 // Key first, then the certificate (as `aemp gencert` writes them); "" if OpenSSL failed.
 inline std::string make_node_pem(const std::string& common_name = "AnyEvent::MP") {
+  // As sluice::mp::configure does: no exit-time cleanup of OpenSSL's globals, which a node's io
+  // thread (never joined) may still use while the process exits (TSan saw the race when the
+  // test's OpenSSL use came first and registered the cleanup).
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   static std::atomic<long> serial{1};
   std::string pem;
   EVP_PKEY* key = EVP_EC_gen("P-256");
