@@ -25,6 +25,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +36,13 @@
 #include "../mp/runtime.hpp"
 
 namespace sluice::mp::net {
+
+// ["", parts...]: a request to a node's node port.
+inline message node_request(std::initializer_list<message> parts) {
+  message m = message::array({""});
+  for (const auto& p : parts) m.push_back(p);
+  return m;
+}
 
 class directory {
  public:

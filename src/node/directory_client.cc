@@ -16,12 +16,6 @@ std::vector<std::string> keys_of(const message& obj) {
   return out;
 }
 
-message node_request(std::initializer_list<message> parts) {
-  message m = message::array({""});
-  for (const auto& p : parts) m.push_back(p);
-  return m;
-}
-
 }  // namespace
 
 directory::directory(std::string self, host& h) : self_(std::move(self)), host_(h) {}

@@ -7,12 +7,6 @@
 namespace sluice::mp::net {
 namespace {
 
-message node_request(std::initializer_list<message> parts) {
-  message m = message::array({""});
-  for (const auto& p : parts) m.push_back(p);
-  return m;
-}
-
 // The first node in `nodes` whose entries hold family/key and that is (or is not) a slave.
 const std::string* holder(const std::map<std::string, message>& from, const std::map<std::string, std::set<std::string>>& slaves,
                           const std::string& family, const std::string& key, bool slave) {
