@@ -39,17 +39,17 @@ std::uint64_t fast_random() noexcept {
   return state * 0x2545F4914F6CDD1Dull;
 }
 
-namespace {
-
-bool performed(status s) noexcept { return s == status::ok || s == status::closed; }
-
-// Fisher-Yates: every ready clause is equally likely to come first.
-void shuffle(std::uint32_t* order, std::size_t n) noexcept {
+void alt_order(std::uint32_t* order, std::size_t n, bool fair) noexcept {
+  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<std::uint32_t>(k);
+  if (!fair) return;
+  // Fisher-Yates: every ready clause is equally likely to come first.
   for (std::size_t i = n; i > 1; --i) {
     std::size_t j = static_cast<std::size_t>((fast_random() >> 32) * i >> 32);
     std::swap(order[i - 1], order[j]);
   }
 }
+
+namespace {
 
 // One clause, tried without blocking if its probe says it may be ready; adds its stamp.
 // `stamp_after`: read the stamp after a failed try (the second pass) rather than before.
@@ -66,6 +66,8 @@ bool attempt(clause_ref& c, std::uint64_t& stamp, bool stamp_after, status& s) {
   stamp += mine;
   return false;
 }
+
+}  // namespace
 
 // The deadline has passed: perform a ready clause, or report that at one moment during the
 // call none was ready (see Invariants). Two passes in the same order; a clause that a pass
@@ -89,14 +91,11 @@ alt_pick settle(clause_ref* refs, const std::uint32_t* order, std::size_t n) {
   }
 }
 
-}  // namespace
-
 alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::size_t n, bool fair,
                  const deadline& d) {
   constexpr std::size_t none = static_cast<std::size_t>(-1);
   if (n == 0) return {none, status::timeout};
-  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<std::uint32_t>(k);
-  if (fair) shuffle(order, n);
+  alt_order(order, n, fair);
 
   waiter w;
   backoff contention;

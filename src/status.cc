@@ -9,6 +9,7 @@ const char* to_string(status s) noexcept {
     case status::timeout: return "timeout";
     case status::full: return "full";
     case status::empty: return "empty";
+    case status::cancelled: return "cancelled";
   }
   return "unknown";
 }
@@ -18,6 +19,7 @@ const char* bad_recv_access::what() const noexcept {
     case status::closed: return "sluice::bad_recv_access: no value (channel closed)";
     case status::timeout: return "sluice::bad_recv_access: no value (timeout)";
     case status::empty: return "sluice::bad_recv_access: no value (empty)";
+    case status::cancelled: return "sluice::bad_recv_access: no value (cancelled)";
     default: return "sluice::bad_recv_access: no value";
   }
 }

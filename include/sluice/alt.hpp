@@ -66,6 +66,7 @@ class alternation;
 namespace internal {
 template <class... C>
 alt_result run_clauses(bool fair, C&... cs);
+struct clause_access;  // the awaitable forms' view of a clause (async.hpp)
 }  // namespace internal
 
 namespace internal {
@@ -186,6 +187,7 @@ class recv_clause : private internal::recv_core<T>, public internal::guarded<rec
   friend class alternation;
   template <class... C>
   friend alt_result internal::run_clauses(bool fair, C&... cs);
+  friend struct internal::clause_access;
   static constexpr bool takes_rvalue = std::is_invocable_v<F&, T&&>;
   static constexpr bool takes_value = takes_rvalue || std::is_invocable_v<F&, T&>;  // T, const T&, T&& or T&
   static constexpr bool takes_result = !takes_value && std::is_invocable_v<F&, recv_result<T>&&>;
@@ -240,6 +242,7 @@ class send_clause : private internal::send_core<T>, public internal::guarded<sen
   friend class alternation;
   template <class... C>
   friend alt_result internal::run_clauses(bool fair, C&... cs);
+  friend struct internal::clause_access;
   static_assert(std::is_invocable_v<F&>, "on_send handler must take no arguments");
   static_assert(!(std::is_same_v<std::remove_cvref_t<U>, T> && std::is_lvalue_reference_v<U>) ||
                     std::is_copy_constructible_v<T>,
@@ -266,6 +269,7 @@ class otherwise_clause {
   friend class alternation;
   template <class... C>
   friend alt_result internal::run_clauses(bool fair, C&... cs);
+  friend struct internal::clause_access;
   internal::deadline deadline() const {
     return timeout_ ? internal::deadline::after(*timeout_) : internal::deadline::now();
   }

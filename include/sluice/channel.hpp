@@ -37,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
@@ -66,6 +67,10 @@ inline void after_blocking() {
 }  // namespace internal
 
 namespace internal {
+// An Asio completion token, as opposed to the std::stop_token of a native awaitable.
+template <class Token>
+concept not_stop_token = !std::is_same_v<std::remove_cvref_t<Token>, std::stop_token>;
+
 template <class T>
 chan<T>* core_of(const channel<T>& c) noexcept;
 struct channel_access;  // shares a channel's core (timers hold it weakly)
@@ -160,6 +165,34 @@ class channel {
     internal::after_blocking();
     return r;
   }
+
+  // ---- Awaitable forms: declared here, defined in <sluice/async.hpp> (include it to use them).
+  // Native awaitables, for co_await in any C++20 coroutine (no allocation unless timed); the
+  // awaiting coroutine resumes on the thread that completes the operation (see async.hpp).
+  template <class U>
+  auto async_send(U&& value);                        // -> status: ok | closed
+  template <class U>
+  auto async_send(U&& value, std::stop_token stop);  // ok | closed | cancelled
+  template <class U, class Rep, class Period>
+  auto async_send_for(U&& value, std::chrono::duration<Rep, Period> timeout);  // ok | timeout | closed
+  template <class U, class Rep, class Period>
+  auto async_send_for(U&& value, std::chrono::duration<Rep, Period> timeout, std::stop_token stop);
+  auto async_recv();                                 // -> recv_result<T>: ok | closed
+  auto async_recv(std::stop_token stop);             // ok | closed | cancelled
+  template <class Rep, class Period>
+  auto async_recv_for(std::chrono::duration<Rep, Period> timeout);  // ok | timeout | closed
+  template <class Rep, class Period>
+  auto async_recv_for(std::chrono::duration<Rep, Period> timeout, std::stop_token stop);
+  // Boost.Asio completion tokens (use_awaitable, deferred, use_future, callbacks, as_tuple...):
+  // send: void(boost::system::error_code, status); recv: void(error_code, recv_result<T>).
+  template <class U, internal::not_stop_token Token>
+  auto async_send(U&& value, Token&& token);
+  template <class U, class Rep, class Period, internal::not_stop_token Token>
+  auto async_send_for(U&& value, std::chrono::duration<Rep, Period> timeout, Token&& token);
+  template <internal::not_stop_token Token>
+  auto async_recv(Token&& token);
+  template <class Rep, class Period, internal::not_stop_token Token>
+  auto async_recv_for(std::chrono::duration<Rep, Period> timeout, Token&& token);
 
   // Closes both directions; idempotent; never blocks. Wakes every blocked sender (closed,
   // value kept) and receiver. Buffered items can still be received; then recv reports closed.

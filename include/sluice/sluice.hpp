@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sluice/alt.hpp"
+#include "sluice/async.hpp"
 #include "sluice/mp.hpp"
 #include "sluice/node.hpp"
 #include "sluice/channel.hpp"

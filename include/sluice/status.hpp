@@ -14,9 +14,11 @@ namespace sluice {
 // timeout - a timed operation (or an alternation's otherwise) reached its deadline.
 // full    - a non-blocking send found no room (or no waiting receiver on a rendezvous).
 // empty   - a non-blocking receive found nothing (or no waiting sender on a rendezvous).
-enum class status : unsigned char { ok, closed, timeout, full, empty };
+// cancelled - an awaited operation (<sluice/async.hpp>) was cancelled before it committed:
+//           nothing was sent or received.
+enum class status : unsigned char { ok, closed, timeout, full, empty, cancelled };
 
-// "ok", "closed", "timeout", "full", "empty"; "unknown" for a value outside the enum.
+// "ok", "closed", "timeout", "full", "empty", "cancelled"; "unknown" for a value outside the enum.
 const char* to_string(status s) noexcept;
 
 inline std::ostream& operator<<(std::ostream& os, status s) { return os << to_string(s); }

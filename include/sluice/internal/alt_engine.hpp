@@ -41,6 +41,14 @@ struct alt_pick {
 alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::size_t n, bool fair,
                  const deadline& d);
 
+// The order in which an alternation looks at its n clauses: 0..n-1, shuffled when fair.
+void alt_order(std::uint32_t* order, std::size_t n, bool fair) noexcept;
+// A clause's try_now outcome that completes it (ok, or closed: the clause ran on a closed channel).
+inline bool performed(status s) noexcept { return s == status::ok || s == status::closed; }
+// Give up linearizably at the deadline: perform a ready clause, or {SIZE_MAX, timeout} when at
+// one moment during the call none was ready (alt.cc, Invariants).
+alt_pick settle(clause_ref* refs, const std::uint32_t* order, std::size_t n);
+
 // Per-thread xorshift generator for fair_alt (no shared state between threads).
 std::uint64_t fast_random() noexcept;
 

@@ -62,8 +62,21 @@ class alignas(64) waiter {
 
   // Owner: sleep until unparked or the deadline; true when unparked.
   bool park(const deadline& d) noexcept { return parker_.park(d); }
-  // Counterpart, after a successful try_claim and the clause's completion.
-  void unpark() noexcept { parker_.unpark(); }
+  // Counterpart, after a successful try_claim and the clause's completion. A waiter with a
+  // wake hook (an awaited operation, async_op.hpp) has no thread to unpark: the hook runs
+  // instead, on the claimer's thread, outside every lock, as its last touch of the waiter.
+  void unpark() noexcept {
+    if (wake_) [[unlikely]] {
+      wake_(wake_ctx_);
+    } else {
+      parker_.unpark();
+    }
+  }
+  // Owner, before any offer is published: route unpark() to `f(ctx)` (never parks then).
+  void set_wake(void (*f)(void*) noexcept, void* ctx) noexcept {
+    wake_ = f;
+    wake_ctx_ = ctx;
+  }
 
   // The outcome of a rendezvous claim: ok (value moved) or closed. Written by the claimer
   // before unpark (whose release publishes it), read by the owner after park returned true.
@@ -74,6 +87,8 @@ class alignas(64) waiter {
   std::atomic<std::uint32_t> state_{waiting};
   parker parker_;
   status result_ = status::ok;
+  void (*wake_)(void*) noexcept = nullptr;
+  void* wake_ctx_ = nullptr;
 };
 
 // One clause of a blocked operation, published on a channel's senders or receivers list.

@@ -1,0 +1,689 @@
+// sluice/async.hpp - channels, alternation and mailboxes awaited by coroutines and Asio code.
+//
+// The same channels serve threads and coroutines at once: an awaited operation is one more
+// kind of waiter in the claim protocol (one CAS commits it, exactly as a blocked thread's
+// operation), so every guarantee of channel.hpp and alt.hpp holds across blocking calls,
+// native awaitables and Asio operations on any executors.
+//
+// Native awaitables (any C++20 coroutine type; no allocation, except one for a timed wait):
+//   status s = co_await ch.async_send(v);             ok | closed
+//   recv_result<T> r = co_await ch.async_recv();      ok | closed
+//   co_await ch.async_send_for(v, 10ms);              ok | timeout | closed  (async_recv_for(d) too)
+//   co_await ch.async_recv(stop_token);               ... | cancelled        (every form takes one)
+//   alt_result a = co_await sluice::async_alt(on_recv(a, f), on_send(b, v), otherwise(d, g));
+//                  fair among the ready clauses; async_pri_alt(...) tries them in order.
+//                  sluice::async_alt(stop_token, clauses...) can be cancelled.
+//   Await a native awaitable in the expression that makes it: it refers to the channel and
+//   to an rvalue being sent (moved from only if the send commits, as with send()).
+//   Resumption: on the thread that completes the operation (the counterpart's, the timer
+//   thread for a timeout, the thread that requested the stop), through that thread's hand-off
+//   queue: the resumed coroutine runs right after the completing thread's current step, never
+//   nested inside another resumption (constant stack depth for any chain of hand-offs).
+//
+// Boost.Asio completion tokens (use_awaitable, deferred, use_future, callbacks, as_tuple...):
+//   ch.async_send(v, token)            void(boost::system::error_code, status)
+//   ch.async_recv(token)               void(boost::system::error_code, recv_result<T>)
+//   ch.async_send_for(v, d, token), ch.async_recv_for(d, token)
+//   sluice::async_alt(token, clauses...) / async_pri_alt(token, ...)  void(error_code, alt_result)
+//   The operation takes the value (copies an lvalue, moves an rvalue) and keeps the channel
+//   alive until it completes; a send that does not commit destroys its copy.
+//   Completion runs on the handler's associated executor (system_executor when it has none),
+//   with outstanding work held while the operation waits. When the completing thread already
+//   runs that executor (an io_context's thread), the handler runs right after the completing
+//   step on that thread instead of through the executor's queue (Go's runnext), at most 8 in
+//   a row before falling back to post().
+//   Cancellation (the handler's cancellation slot, any cancellation_type, including total):
+//   an operation cancelled before it committed completes with error::operation_aborted and
+//   status cancelled, having consumed and delivered nothing; one that committed completes
+//   normally. async_alt is ONE operation with one commit: the lossless select. Racing single
+//   operations with operator|| or parallel_group is not: both may commit, and the loser's
+//   value is thrown away (tests/async_asio_test.cc shows it).
+//   Handlers of alternation clauses run on the completion's executor before the completion
+//   handler; an exception from one propagates out of the executor's run().
+#pragma once
+
+#include <array>
+#include <coroutine>
+#include <cstddef>
+#include <optional>
+#include <stop_token>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/recycling_allocator.hpp>
+#include <boost/asio/system_executor.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "sluice/alt.hpp"
+#include "sluice/channel.hpp"
+#include "sluice/internal/async_op.hpp"
+
+namespace sluice {
+namespace internal {
+
+struct no_handler {
+  void operator()() const noexcept {}
+};
+
+// The parts of alt.hpp's clause types the awaitable forms use (befriended there).
+struct clause_access {
+  template <class Cl>
+  static void* erased(Cl& c) noexcept { return c.erased(); }
+  template <class Cl>
+  static constexpr const clause_vtable* vtable() noexcept { return &Cl::vtable; }
+  template <class Cl>
+  static void own(Cl& c) { c.own(); }
+  template <class Cl>
+  static auto& handle(Cl& c) noexcept { return c.handle_; }
+  template <class T, class F>
+  static std::optional<T>& value(recv_clause<T, F>& c) noexcept { return c.val_; }
+  template <class F>
+  static internal::deadline deadline_of(const otherwise_clause<F>& c) { return c.deadline(); }
+  template <class F>
+  static void run(otherwise_clause<F>& c) { c.f_(); }
+};
+
+template <class C>
+struct is_clause : std::false_type {};
+template <class T, class F>
+struct is_clause<recv_clause<T, F>> : std::true_type {};
+template <class T, class U, class F>
+struct is_clause<send_clause<T, U, F>> : std::true_type {};
+template <class F>
+struct is_clause<otherwise_clause<F>> : std::true_type {};
+template <class C>
+concept alt_clause = is_clause<std::remove_cvref_t<C>>::value;
+
+// A clause as an alternation form holds it: for an Asio operation, which may outlive the
+// expression that made it, with a handle that keeps its channel alive and its value owned
+// (alternation::holder's idea); moving it re-points the clause at the moved handle.
+template <class Cl>
+struct keep_of {
+  using type = std::monostate;
+};
+template <class T, class F>
+struct keep_of<recv_clause<T, F>> {
+  using type = channel<T>;
+};
+template <class T, class U, class F>
+struct keep_of<send_clause<T, U, F>> {
+  using type = channel<T>;
+};
+
+template <class Cl>
+struct held_clause {
+  Cl c;
+  std::optional<typename keep_of<Cl>::type> keep;
+
+  explicit held_clause(Cl&& x) : c(std::move(x)) {}
+  held_clause(held_clause&& o) noexcept(std::is_nothrow_move_constructible_v<Cl>)
+      : c(std::move(o.c)), keep(std::move(o.keep)) {
+    repoint();
+  }
+  held_clause& operator=(held_clause&&) = delete;
+
+  void own() {
+    if constexpr (!is_otherwise<Cl>::value) {
+      keep.emplace(*clause_access::handle(c));
+      repoint();
+      clause_access::own(c);
+    }
+  }
+
+ private:
+  void repoint() noexcept {
+    if constexpr (!is_otherwise<Cl>::value) {
+      if (keep) clause_access::handle(c) = &*keep;
+    }
+  }
+};
+
+// Clause storage shared by the alternation forms: the clauses, and the engine's arrays.
+template <class... C>
+class clause_set {
+ public:
+  static constexpr std::size_t n_other = (std::size_t{0} + ... + is_otherwise<C>::value);
+  static_assert(n_other <= 1, "an alternation takes at most one otherwise clause");
+  static constexpr std::size_t cap = sizeof...(C) - n_other > 0 ? sizeof...(C) - n_other : 1;
+
+  explicit clause_set(C&&... cs) : cs_(held_clause<C>(std::move(cs))...) {}
+  clause_set(clause_set&& o) : cs_(std::move(o.cs_)) {}  // before collect(): the arrays are filled there
+
+  // Keep every channel alive and own every value (an operation that outlives its expression).
+  void own() {
+    std::apply([](auto&... hs) { (hs.own(), ...); }, cs_);
+  }
+
+  // Gather the enabled clauses, once the set sits where it stays until the operation ends.
+  void collect() {
+    auto visit = [&](auto& h, std::size_t arg) {
+      using Cl = std::remove_cvref_t<decltype(h.c)>;
+      if constexpr (is_otherwise<Cl>::value) {
+        other_ = arg;
+        d_ = clause_access::deadline_of(h.c);
+      } else if (h.c.enabled()) {
+        refs_[n_++] = clause_ref{clause_access::erased(h.c), clause_access::vtable<Cl>(), arg};
+      }
+    };
+    std::apply([&](auto&... hs) { each(visit, hs...); }, cs_);
+  }
+  bool empty() const noexcept { return n_ == 0 && other_ == npos; }
+  void setup(async_op& op, bool fair) noexcept {
+    op.setup(refs_.data(), offers_.data(), order_.data(), n_, fair, d_);
+  }
+
+  // Run the chosen clause's handler (or otherwise's) and say what ran.
+  alt_result finish(const alt_pick& p) {
+    if (p.pos != npos) {
+      refs_[p.pos].vt->fire(refs_[p.pos].obj, p.st);
+      return {refs_[p.pos].arg_index, p.st};
+    }
+    if (p.st == status::empty || p.st == status::cancelled) return {npos, p.st};
+    std::apply([&](auto&... hs) { each([&](auto& h, std::size_t arg) { run_other(h.c, arg); }, hs...); }, cs_);
+    return {other_, status::timeout};
+  }
+
+ private:
+  template <class V, class... X>
+  static void each(V&& visit, X&... xs) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) { (visit(xs, I), ...); }(std::index_sequence_for<X...>{});
+  }
+  template <class Cl>
+  void run_other(Cl& c, std::size_t arg) {
+    if constexpr (is_otherwise<Cl>::value) {
+      if (arg == other_) clause_access::run(c);
+    }
+  }
+
+  std::tuple<held_clause<C>...> cs_;
+  std::array<clause_ref, cap> refs_{};
+  std::array<offer, cap> offers_{};
+  std::array<std::uint32_t, cap> order_{};
+  std::size_t n_ = 0;
+  std::size_t other_ = npos;
+  internal::deadline d_ = internal::deadline::never();
+};
+
+// ---- Native awaitables ----------------------------------------------------------------
+
+// An async_op whose continuation is a coroutine, resumed through the hand-off queue.
+class native_op final : public async_op {
+ public:
+  native_op() = default;
+  void set_handle(std::coroutine_handle<> h) noexcept { h_ = h; }
+
+ private:
+  void complete() noexcept override {
+    node_.run = &native_op::resume;
+    node_.ctx = this;
+    handoff(&node_);
+  }
+  static void resume(handoff_node* n) noexcept {
+    std::coroutine_handle<> h = static_cast<native_op*>(n->ctx)->h_;
+    h.resume();  // may destroy the op
+  }
+  std::coroutine_handle<> h_;
+  handoff_node node_;
+};
+
+struct op_canceller {
+  async_op* op;
+  void operator()() const noexcept { op->cancel(); }
+};
+
+// The suspension shared by the native awaiters: start the op, suspend unless it is done.
+class native_wait {
+ protected:
+  bool suspend(std::coroutine_handle<> h) {
+    op_.set_handle(h);
+    if (stop_.stop_possible()) cb_.emplace(stop_, op_canceller{&op_});
+    return !op_.start();
+  }
+  void resumed() noexcept { cb_.reset(); }  // waits out a stop callback running elsewhere
+
+  explicit native_wait(std::stop_token st) : stop_(std::move(st)) {}
+  native_op op_;
+  std::stop_token stop_;
+  std::optional<std::stop_callback<op_canceller>> cb_;
+};
+
+// co_await ch.async_send(...) / ch.async_recv(...): one clause with a fast path.
+template <class Clause>
+class single_awaiter : native_wait {
+ public:
+  single_awaiter(Clause c, internal::deadline d, std::stop_token st)
+      : native_wait(std::move(st)), c_(std::move(c)), d_(d) {}
+
+  bool await_ready() {
+    s_ = clause_access::vtable<Clause>()->try_now(clause_access::erased(c_));
+    if (performed(s_)) return true;
+    if (d_.is_now()) {
+      s_ = status::timeout;
+      return true;
+    }
+    if (stop_.stop_requested()) {
+      s_ = status::cancelled;
+      return true;
+    }
+    return false;
+  }
+  bool await_suspend(std::coroutine_handle<> h) {
+    ref_ = clause_ref{clause_access::erased(c_), clause_access::vtable<Clause>(), 0};
+    op_.setup(&ref_, &offer_, &order_, 1, false, d_);
+    started_ = true;
+    return suspend(h);
+  }
+  auto await_resume() {
+    if (started_) {
+      resumed();
+      s_ = op_.pick().st;
+    }
+    if constexpr (requires { clause_access::value(c_); }) {
+      auto& v = clause_access::value(c_);
+      return recv_result<typename std::remove_reference_t<decltype(v)>::value_type>(s_, std::move(v));
+    } else {
+      return s_;
+    }
+  }
+
+ private:
+  Clause c_;
+  internal::deadline d_;
+  status s_ = status::empty;
+  bool started_ = false;
+  clause_ref ref_{};
+  offer offer_{};
+  std::uint32_t order_ = 0;
+};
+
+// co_await async_alt(clauses...)
+template <class... C>
+class alt_awaiter : native_wait {
+ public:
+  alt_awaiter(bool fair, std::stop_token st, C&&... cs)
+      : native_wait(std::move(st)), set_(std::move(cs)...), fair_(fair) {}
+
+  bool await_ready() {
+    set_.collect();
+    if (set_.empty()) {
+      pick_ = {npos, status::empty};
+      return true;
+    }
+    if (stop_.stop_requested()) {
+      pick_ = {npos, status::cancelled};
+      return true;
+    }
+    return false;
+  }
+  bool await_suspend(std::coroutine_handle<> h) {
+    set_.setup(op_, fair_);
+    started_ = true;
+    return suspend(h);
+  }
+  alt_result await_resume() {
+    if (started_) {
+      resumed();
+      pick_ = op_.pick();
+    }
+    return set_.finish(pick_);
+  }
+
+ private:
+  clause_set<C...> set_;
+  bool fair_;
+  bool started_ = false;
+  alt_pick pick_{npos, status::empty};
+};
+
+// ---- Boost.Asio completion tokens -----------------------------------------------------------
+
+namespace asio = boost::asio;
+
+template <class Ex>
+bool runs_here(const Ex& ex) noexcept {
+  if constexpr (std::is_same_v<Ex, asio::any_io_executor>) {
+    using plain = asio::io_context::executor_type;
+    using tracked = std::decay_t<decltype(asio::prefer(std::declval<plain>(), asio::execution::outstanding_work.tracked))>;
+    if (auto* e = ex.template target<plain>()) return e->running_in_this_thread();
+    if (auto* e = ex.template target<tracked>()) return e->running_in_this_thread();
+    return false;
+  } else if constexpr (requires { ex.running_in_this_thread(); }) {
+    return ex.running_in_this_thread();
+  } else {
+    return false;
+  }
+}
+
+inline constexpr unsigned runnext_limit = 8;
+
+// One Asio operation: Payload holds the clauses and makes the completion's arguments.
+template <class Payload, class Handler>
+class asio_op final : public async_op {
+ public:
+  using executor_type = asio::associated_executor_t<Handler, asio::system_executor>;
+  using allocator_type = asio::associated_allocator_t<Handler, asio::recycling_allocator<void>>;
+
+  template <class... A>
+  static void launch(Handler&& h, A&&... a) {
+    allocator_type alloc = asio::get_associated_allocator(h, asio::recycling_allocator<void>());
+    auto* op = new_op(alloc, std::move(h), std::forward<A>(a)...);
+    op->begin();
+  }
+
+ private:
+  using op_alloc = typename std::allocator_traits<allocator_type>::template rebind_alloc<asio_op>;
+
+  template <class... A>
+  asio_op(Handler&& h, A&&... a)
+      : handler_(std::move(h)),
+        work_(asio::get_associated_executor(handler_, asio::system_executor())),
+        payload_(std::forward<A>(a)...) {}
+
+  template <class... A>
+  static asio_op* new_op(const allocator_type& alloc, Handler&& h, A&&... a) {
+    op_alloc a2(alloc);
+    asio_op* p = std::allocator_traits<op_alloc>::allocate(a2, 1);
+    try {
+      return ::new (static_cast<void*>(p)) asio_op(std::move(h), std::forward<A>(a)...);
+    } catch (...) {
+      std::allocator_traits<op_alloc>::deallocate(a2, p, 1);
+      throw;
+    }
+  }
+  void delete_op() noexcept { delete_op(asio::get_associated_allocator(handler_, asio::recycling_allocator<void>())); }
+  void delete_op(const allocator_type& alloc) noexcept {
+    op_alloc a2(alloc);
+    this->~asio_op();
+    std::allocator_traits<op_alloc>::deallocate(a2, this, 1);
+  }
+
+  struct canceller {
+    asio_op* op;
+    void operator()(asio::cancellation_type t) const noexcept {
+      if ((t & (asio::cancellation_type::terminal | asio::cancellation_type::partial |
+                asio::cancellation_type::total)) != asio::cancellation_type::none) {
+        op->cancel();
+      }
+    }
+  };
+
+  void begin() {
+    payload_.prepare(*this);
+    slot_ = asio::get_associated_cancellation_slot(handler_);
+    if (slot_.is_connected()) slot_.template emplace<canceller>(canceller{this});
+    bool now;
+    try {
+      now = this->start();
+    } catch (...) {
+      if (slot_.is_connected()) slot_.clear();
+      delete_op();
+      throw;
+    }
+    if (now) schedule(true);  // never inline in the initiating function
+  }
+
+  void complete() noexcept override { schedule(false); }
+
+  // Run the completion on the handler's executor: here and now (a hand-off on the thread that
+  // runs it), or through post().
+  void schedule(bool immediate) noexcept {
+    node_.run = &asio_op::run_node;
+    node_.ctx = this;
+    executor_type ex = work_.get_executor();
+    if (runs_here(ex)) {
+      if (handoff_if_active(&node_, runnext_limit)) return;
+      if (!immediate && !handoff_active()) {
+        handoff(&node_);  // start this thread's drain: the handler runs now, as dispatch would
+        return;
+      }
+    }
+    allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());
+    asio::post(ex, asio::bind_allocator(alloc, [this] { run(); }));
+  }
+  static void run_node(handoff_node* n) noexcept { static_cast<asio_op*>(n->ctx)->run(); }
+
+  void run() {
+    if (slot_.is_connected()) slot_.clear();
+    const alt_pick p = this->pick();
+    boost::system::error_code ec;
+    if (p.st == status::cancelled) ec = asio::error::operation_aborted;
+    struct cleanup {
+      asio_op* op;
+      ~cleanup() {
+        if (op) op->delete_op();
+      }
+    } guard{this};
+    auto result = payload_.result(p);  // may run an alternation clause's handler
+    allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());
+    Handler h(std::move(handler_));
+    asio::executor_work_guard<executor_type> work(std::move(work_));
+    guard.op = nullptr;
+    delete_op(alloc);  // before the upcall, so the handler may start the next operation in its memory
+    std::move(h)(ec, std::move(result));
+  }
+
+  Handler handler_;
+  asio::executor_work_guard<executor_type> work_;
+  asio::cancellation_slot slot_;
+  handoff_node node_;
+  Payload payload_;
+};
+
+// Payload of ch.async_recv(token): a receive clause on a handle the op keeps.
+template <class T>
+class recv_payload {
+ public:
+  recv_payload(const channel<T>& ch, internal::deadline d) : keep_(ch), c_(keep_, no_handler{}), d_(d) {}
+  void prepare(async_op& op) noexcept {
+    ref_ = clause_ref{clause_access::erased(c_), clause_access::vtable<recv_clause<T, no_handler>>(), 0};
+    op.setup(&ref_, &offer_, &order_, 1, false, d_);
+  }
+  recv_result<T> result(const alt_pick& p) { return recv_result<T>(p.st, std::move(clause_access::value(c_))); }
+
+ private:
+  channel<T> keep_;
+  recv_clause<T, no_handler> c_;
+  internal::deadline d_;
+  clause_ref ref_{};
+  offer offer_{};
+  std::uint32_t order_ = 0;
+};
+
+// Payload of ch.async_send(v, token): the value, owned, moved out only if the send commits.
+template <class T>
+class send_payload {
+ public:
+  send_payload(const channel<T>& ch, T&& v, internal::deadline d)
+      : keep_(ch), value_(std::move(v)), c_(keep_, std::move(value_), no_handler{}), d_(d) {}
+  void prepare(async_op& op) noexcept {
+    ref_ = clause_ref{clause_access::erased(c_), clause_access::vtable<send_clause<T, T&&, no_handler>>(), 0};
+    op.setup(&ref_, &offer_, &order_, 1, false, d_);
+  }
+  status result(const alt_pick& p) const noexcept { return p.st; }
+
+ private:
+  channel<T> keep_;
+  T value_;
+  send_clause<T, T&&, no_handler> c_;
+  internal::deadline d_;
+  clause_ref ref_{};
+  offer offer_{};
+  std::uint32_t order_ = 0;
+};
+
+// Payload of async_alt(token, clauses...): a clause set already owning its values.
+template <class... C>
+class alt_payload {
+ public:
+  alt_payload(bool fair, clause_set<C...>&& set) : set_(std::move(set)), fair_(fair) {}
+  void prepare(async_op& op) {
+    set_.collect();
+    set_.setup(op, fair_);
+  }
+  alt_result result(const alt_pick& p) { return set_.finish(p); }
+
+ private:
+  clause_set<C...> set_;
+  bool fair_;
+};
+
+template <class Payload, class Sig>
+struct initiate {
+  template <class Handler, class... A>
+  void operator()(Handler&& h, A&&... a) const {
+    asio_op<Payload, std::decay_t<Handler>>::launch(std::forward<Handler>(h), std::forward<A>(a)...);
+  }
+};
+
+template <class T, class U>
+T value_for_send(U&& v) {
+  return T(std::forward<U>(v));  // copies an lvalue, moves an rvalue, converts another type
+}
+
+}  // namespace internal
+
+// ---- Channel members ---------------------------------------------------------------------
+
+template <class T>
+template <class U>
+auto channel<T>::async_send(U&& value) {
+  return internal::single_awaiter<send_clause<T, U&&, internal::no_handler>>(
+      send_clause<T, U&&, internal::no_handler>(*this, std::forward<U>(value), {}), internal::deadline::never(), {});
+}
+template <class T>
+template <class U>
+auto channel<T>::async_send(U&& value, std::stop_token stop) {
+  return internal::single_awaiter<send_clause<T, U&&, internal::no_handler>>(
+      send_clause<T, U&&, internal::no_handler>(*this, std::forward<U>(value), {}), internal::deadline::never(),
+      std::move(stop));
+}
+template <class T>
+template <class U, class Rep, class Period>
+auto channel<T>::async_send_for(U&& value, std::chrono::duration<Rep, Period> timeout) {
+  return internal::single_awaiter<send_clause<T, U&&, internal::no_handler>>(
+      send_clause<T, U&&, internal::no_handler>(*this, std::forward<U>(value), {}), internal::deadline::after(timeout),
+      {});
+}
+template <class T>
+template <class U, class Rep, class Period>
+auto channel<T>::async_send_for(U&& value, std::chrono::duration<Rep, Period> timeout, std::stop_token stop) {
+  return internal::single_awaiter<send_clause<T, U&&, internal::no_handler>>(
+      send_clause<T, U&&, internal::no_handler>(*this, std::forward<U>(value), {}), internal::deadline::after(timeout),
+      std::move(stop));
+}
+template <class T>
+auto channel<T>::async_recv() {
+  return internal::single_awaiter<recv_clause<T, internal::no_handler>>(
+      recv_clause<T, internal::no_handler>(*this, {}), internal::deadline::never(), {});
+}
+template <class T>
+auto channel<T>::async_recv(std::stop_token stop) {
+  return internal::single_awaiter<recv_clause<T, internal::no_handler>>(
+      recv_clause<T, internal::no_handler>(*this, {}), internal::deadline::never(), std::move(stop));
+}
+template <class T>
+template <class Rep, class Period>
+auto channel<T>::async_recv_for(std::chrono::duration<Rep, Period> timeout) {
+  return internal::single_awaiter<recv_clause<T, internal::no_handler>>(
+      recv_clause<T, internal::no_handler>(*this, {}), internal::deadline::after(timeout), {});
+}
+template <class T>
+template <class Rep, class Period>
+auto channel<T>::async_recv_for(std::chrono::duration<Rep, Period> timeout, std::stop_token stop) {
+  return internal::single_awaiter<recv_clause<T, internal::no_handler>>(
+      recv_clause<T, internal::no_handler>(*this, {}), internal::deadline::after(timeout), std::move(stop));
+}
+
+template <class T>
+template <class U, internal::not_stop_token Token>
+auto channel<T>::async_send(U&& value, Token&& token) {
+  using P = internal::send_payload<T>;
+  return boost::asio::async_initiate<Token, void(boost::system::error_code, status)>(
+      internal::initiate<P, void(boost::system::error_code, status)>{}, token, *this,
+      internal::value_for_send<T>(std::forward<U>(value)), internal::deadline::never());
+}
+template <class T>
+template <class U, class Rep, class Period, internal::not_stop_token Token>
+auto channel<T>::async_send_for(U&& value, std::chrono::duration<Rep, Period> timeout, Token&& token) {
+  using P = internal::send_payload<T>;
+  return boost::asio::async_initiate<Token, void(boost::system::error_code, status)>(
+      internal::initiate<P, void(boost::system::error_code, status)>{}, token, *this,
+      internal::value_for_send<T>(std::forward<U>(value)), internal::deadline::after(timeout));
+}
+template <class T>
+template <internal::not_stop_token Token>
+auto channel<T>::async_recv(Token&& token) {
+  using P = internal::recv_payload<T>;
+  return boost::asio::async_initiate<Token, void(boost::system::error_code, recv_result<T>)>(
+      internal::initiate<P, void(boost::system::error_code, recv_result<T>)>{}, token, *this,
+      internal::deadline::never());
+}
+template <class T>
+template <class Rep, class Period, internal::not_stop_token Token>
+auto channel<T>::async_recv_for(std::chrono::duration<Rep, Period> timeout, Token&& token) {
+  using P = internal::recv_payload<T>;
+  return boost::asio::async_initiate<Token, void(boost::system::error_code, recv_result<T>)>(
+      internal::initiate<P, void(boost::system::error_code, recv_result<T>)>{}, token, *this,
+      internal::deadline::after(timeout));
+}
+
+// ---- Alternation -------------------------------------------------------------------------
+
+// co_await async_alt(clauses...): fair among the ready clauses. The same clauses, guards and
+// rules as pri_alt / fair_alt; handlers run in the resumed coroutine.
+template <internal::alt_clause... C>
+auto async_alt(C&&... clauses) {
+  return internal::alt_awaiter<std::remove_cvref_t<C>...>(true, {}, std::move(clauses)...);
+}
+template <internal::alt_clause... C>
+auto async_alt(std::stop_token stop, C&&... clauses) {
+  return internal::alt_awaiter<std::remove_cvref_t<C>...>(true, std::move(stop), std::move(clauses)...);
+}
+// co_await async_pri_alt(clauses...): the first ready clause in the order given.
+template <internal::alt_clause... C>
+auto async_pri_alt(C&&... clauses) {
+  return internal::alt_awaiter<std::remove_cvref_t<C>...>(false, {}, std::move(clauses)...);
+}
+template <internal::alt_clause... C>
+auto async_pri_alt(std::stop_token stop, C&&... clauses) {
+  return internal::alt_awaiter<std::remove_cvref_t<C>...>(false, std::move(stop), std::move(clauses)...);
+}
+
+// async_alt(token, clauses...): void(boost::system::error_code, alt_result).
+namespace internal {
+template <class Token, class... C>
+auto initiate_alt(bool fair, Token&& token, C&&... clauses) {
+  using P = alt_payload<std::remove_cvref_t<C>...>;
+  clause_set<std::remove_cvref_t<C>...> set(std::move(clauses)...);
+  set.own();  // now, while the caller's values and channels surely exist (a deferred token waits)
+  return boost::asio::async_initiate<Token, void(boost::system::error_code, alt_result)>(
+      initiate<P, void(boost::system::error_code, alt_result)>{}, token, fair, std::move(set));
+}
+}  // namespace internal
+
+template <class Token, internal::alt_clause... C>
+  requires(!internal::alt_clause<Token> && internal::not_stop_token<Token>)
+auto async_alt(Token&& token, C&&... clauses) {
+  return internal::initiate_alt(true, std::forward<Token>(token), std::move(clauses)...);
+}
+template <class Token, internal::alt_clause... C>
+  requires(!internal::alt_clause<Token> && internal::not_stop_token<Token>)
+auto async_pri_alt(Token&& token, C&&... clauses) {
+  return internal::initiate_alt(false, std::forward<Token>(token), std::move(clauses)...);
+}
+
+}  // namespace sluice

@@ -1,0 +1,108 @@
+// sluice/internal/async_op.hpp - an awaited channel operation: the claim protocol without a
+// parked thread.
+//
+// An async_op is one alternation (a single send or receive is an alternation of one clause)
+// whose owner is not a thread but a suspended coroutine or an Asio completion handler. It runs
+// the same phases as run_alt (src/alt.cc): try every clause, publish one offer per clause,
+// decide by the one CAS on the waiter's state word. Where run_alt parks, an async_op returns;
+// the events that would have unparked the thread (a counterpart's claim, the deadline, a
+// cancellation) "kick" it, and whoever kicks an idle op runs its next step on their own thread.
+// src/async.cc has the protocol and its Invariants.
+//
+// The hand-off queue (Go's runnext, trampolined): a thread that completes an awaited operation
+// runs the owner's continuation itself, right after its own current step, never nested inside
+// another continuation. Chains of coroutines handing values to each other on one thread thus
+// run one after another in a loop, with a constant stack depth even where the compiler does
+// not turn symmetric transfer into a tail call (GCC at -O0).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "sluice/internal/alt_engine.hpp"
+#include "sluice/internal/backoff.hpp"
+#include "sluice/internal/deadline.hpp"
+#include "sluice/internal/waiter.hpp"
+
+namespace sluice::internal {
+
+// One entry of a thread's hand-off queue.
+struct handoff_node {
+  void (*run)(handoff_node*) noexcept = nullptr;  // may destroy the node
+  void* ctx = nullptr;
+  handoff_node* next = nullptr;
+};
+
+// Run n->run(n) on this thread: at once when this thread is not running hand-offs, else queued
+// to run after the current one (FIFO). Never nested.
+void handoff(handoff_node* n) noexcept;
+// Is this thread running hand-offs now (handoff() would queue rather than run)?
+bool handoff_active() noexcept;
+// Queue n only if this thread is running hand-offs now and has run fewer than `limit` in a row;
+// false otherwise (the caller schedules n some other way).
+bool handoff_if_active(handoff_node* n, unsigned limit) noexcept;
+
+struct async_timer;  // a cancelable callback on sluice's timer thread (src/async.cc)
+
+class async_op {
+ public:
+  async_op() = default;
+  async_op(const async_op&) = delete;
+  async_op& operator=(const async_op&) = delete;
+
+  // Before start(): the clauses (n >= 0, all enabled), scratch arrays of n elements owned by
+  // the derived object, fair or priority order, and the deadline (never: no otherwise).
+  // The op belongs to its caller from here until start() returns.
+  void setup(clause_ref* refs, offer* offers, std::uint32_t* order, std::size_t n, bool fair,
+             const deadline& d) noexcept;
+
+  // Run until the operation is done or must wait. True: done now, pick() is the outcome and
+  // complete() is never called. False: complete() will be called exactly once, later, on the
+  // thread that finishes the operation (a counterpart's, the timer's, or a cancelling one).
+  // May throw std::bad_alloc (arming a deadline's timer) before anything was published.
+  // Must not be called again for the same op.
+  bool start();
+
+  // Give up unless a clause has already committed; any thread, any time from setup() until
+  // the op completes (the caller keeps it from racing the op's destruction), idempotent. A cancelled op completes with {SIZE_MAX, cancelled}.
+  void cancel() noexcept;
+
+  // The outcome; valid once start() returned true or complete() was called.
+  const alt_pick& pick() const noexcept { return pick_; }
+
+ protected:
+  ~async_op();
+  // The operation finished after start() returned false. The op may be destroyed from here on.
+  virtual void complete() noexcept = 0;
+
+ private:
+  static void on_unpark(void* self) noexcept;
+  void kick(std::uint32_t events) noexcept;
+  bool drive(bool starting) noexcept;
+  bool step() noexcept;
+  bool publish() noexcept;
+  void withdraw() noexcept;
+  bool done(alt_pick p) noexcept;
+  void arm_timer();
+  void disarm_timer() noexcept;
+
+  static constexpr std::uint32_t idle = 0, running = 1, kicked = 2;
+
+  waiter w_;
+  // running: someone drives; kicked: drive again; plus the event bits of src/async.cc.
+  std::atomic<std::uint32_t> ctl_{idle};
+  clause_ref* refs_ = nullptr;
+  offer* offers_ = nullptr;
+  std::uint32_t* order_ = nullptr;
+  std::size_t n_ = 0;
+  std::size_t published_ = 0;
+  bool saw_ready_ = false;
+  deadline d_ = deadline::never();
+  backoff contention_;
+  alt_pick pick_{static_cast<std::size_t>(-1), status::empty};
+  std::shared_ptr<async_timer> timer_;
+};
+
+}  // namespace sluice::internal

@@ -1,0 +1,288 @@
+// Awaited operations: the claim protocol of src/alt.cc driven by events instead of a parked
+// thread (sluice/internal/async_op.hpp), and the per-thread hand-off queue.
+//
+// Invariants (the claim-protocol ones of waiter.hpp and alt.cc hold unchanged; these add the
+// driving):
+//   - One driver at a time. `ctl_` holds `running` while some thread runs the op's steps; only
+//     that thread reads or writes the op's fields (published offers, pick, timer). It is taken
+//     by setup() (the owner drives start()), or by a kick that finds the op idle. A driver that
+//     must wait releases `running` with a CAS that fails if a kick arrived meanwhile; then it
+//     consumes the kick and steps again. So no event is lost and no two threads drive.
+//   - Events are bits set in `ctl_` by one RMW, which is the event source's last touch of the
+//     op: a counterpart's claim sets `unparked` (from the waiter's wake hook, after it moved the
+//     value: the same moment a thread would be unparked), a cancellation sets `cancelled`.
+//     The deadline's timer kicks without a bit (the driver reads the clock); the timer entry
+//     outlives the op (shared), and disarming waits out a fire in progress, so a timer never
+//     touches a finished op.
+//   - A step decides exactly as run_alt does: with offers out it gives up only by winning the
+//     abort CAS (after a ready clause, the deadline or a cancellation); a lost abort means a
+//     claim is in flight, whose `unparked` kick follows. A claim on a rendezvous is the whole
+//     operation; on a buffered channel it invites a retry, which may lose and publish again.
+//   - Once done, `running` stays set forever: later kicks only set bits. complete() runs once,
+//     for an op whose start() returned false, after every offer was withdrawn and the timer
+//     disarmed; it may destroy the op.
+//   - Hand-offs: a thread runs at most one hand-off queue drain at a time; a continuation
+//     queued while the drain runs goes after the current one, never inside it.
+#include <thread>
+
+#include "sluice/internal/async_op.hpp"
+#include "sluice/timer.hpp"
+
+namespace sluice::internal {
+
+// ---- The hand-off queue ----------------------------------------------------------------
+
+namespace {
+
+struct handoff_queue {
+  handoff_node* head = nullptr;
+  handoff_node* tail = nullptr;
+  bool active = false;
+  unsigned in_a_row = 0;
+
+  void push(handoff_node* n) noexcept {
+    n->next = nullptr;
+    if (tail) tail->next = n; else head = n;
+    tail = n;
+  }
+  handoff_node* pop() noexcept {
+    handoff_node* n = head;
+    if (n) {
+      head = n->next;
+      if (!head) tail = nullptr;
+    }
+    return n;
+  }
+};
+
+thread_local handoff_queue tl_handoff;
+
+}  // namespace
+
+void handoff(handoff_node* n) noexcept {
+  handoff_queue& q = tl_handoff;
+  if (q.active) {
+    q.push(n);
+    return;
+  }
+  q.active = true;
+  q.in_a_row = 0;
+  do {
+    ++q.in_a_row;
+    n->run(n);  // may destroy n; it may also queue more on q
+  } while ((n = q.pop()) != nullptr);
+  q.active = false;
+}
+
+bool handoff_active() noexcept { return tl_handoff.active; }
+
+bool handoff_if_active(handoff_node* n, unsigned limit) noexcept {
+  handoff_queue& q = tl_handoff;
+  if (!q.active || q.in_a_row >= limit) return false;
+  q.push(n);
+  return true;
+}
+
+// ---- The deadline's timer ----------------------------------------------------------------
+
+struct async_timer {
+  static constexpr int armed = 0, firing = 1, fired = 2, disarmed = 3;
+  std::atomic<int> state{armed};
+  async_op* op = nullptr;
+};
+
+namespace {
+thread_local const async_timer* tl_firing = nullptr;  // the timer whose fire runs on this thread
+}
+
+void async_op::arm_timer() {
+  auto t = std::make_shared<async_timer>();
+  t->op = this;
+  timer_ = t;
+  call_after(d_.when() - std::chrono::steady_clock::now(), [t] {
+    int s = async_timer::armed;
+    // acq_rel: pairs with disarm_timer's CAS; whoever moves `armed` first decides.
+    if (!t->state.compare_exchange_strong(s, async_timer::firing, std::memory_order_acq_rel)) return;
+    tl_firing = t.get();
+    t->op->kick(0);
+    tl_firing = nullptr;
+    t->state.store(async_timer::fired, std::memory_order_release);  // pairs with disarm_timer's wait
+  });
+}
+
+void async_op::disarm_timer() noexcept {
+  if (!timer_) return;
+  int s = async_timer::armed;
+  // acq_rel: pairs with the fire's CAS (see arm_timer).
+  if (!timer_->state.compare_exchange_strong(s, async_timer::disarmed, std::memory_order_acq_rel) &&
+      s == async_timer::firing && tl_firing != timer_.get()) {
+    // A fire on another thread is inside kick(): a few instructions (the op is running here).
+    while (timer_->state.load(std::memory_order_acquire) != async_timer::fired) {  // pairs with the fire's release
+      std::this_thread::yield();
+    }
+  }
+  timer_.reset();
+}
+
+// ---- The operation -----------------------------------------------------------------------
+
+namespace {
+constexpr std::uint32_t ev_unparked = 4, ev_cancelled = 8;
+constexpr std::size_t none = static_cast<std::size_t>(-1);
+}  // namespace
+
+void async_op::setup(clause_ref* refs, offer* offers, std::uint32_t* order, std::size_t n, bool fair,
+                     const deadline& d) noexcept {
+  refs_ = refs;
+  offers_ = offers;
+  order_ = order;
+  n_ = n;
+  d_ = d;
+  alt_order(order, n, fair);
+  w_.set_wake(&async_op::on_unpark, this);
+  ctl_.store(running, std::memory_order_relaxed);  // unpublished: the owner drives start()
+}
+
+async_op::~async_op() {
+  // Normally done (complete() ran or start() returned true). A native awaiter's coroutine may
+  // be destroyed while suspended: then take the op back and withdraw its offers. (A claim that
+  // already committed is honoured by waiting for its unpark; its value dies with the frame.)
+  std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with the drivers' releases
+  if (published_ == 0 && !timer_) return;
+  for (;;) {
+    if (!(c & running) && ctl_.compare_exchange_weak(c, c | running, std::memory_order_acq_rel)) break;  // pairs with drive's release
+    if (c & running) {
+      std::this_thread::yield();
+      c = ctl_.load(std::memory_order_acquire);  // pairs with drive's release
+    }
+  }
+  disarm_timer();
+  if (published_ != 0 && !w_.try_abort()) {
+    while (!(ctl_.load(std::memory_order_acquire) & ev_unparked)) std::this_thread::yield();  // pairs with on_unpark
+  }
+  withdraw();
+}
+
+void async_op::on_unpark(void* self) noexcept { static_cast<async_op*>(self)->kick(ev_unparked); }
+
+void async_op::cancel() noexcept { kick(ev_cancelled); }
+
+void async_op::kick(std::uint32_t events) noexcept {
+  std::uint32_t c = ctl_.load(std::memory_order_relaxed);  // the CAS below decides
+  for (;;) {
+    if (c & running) {
+      // acq_rel: release publishes the event's cause (the moved value) to the driver, which
+      // acquires ctl_ in step() or when its release CAS fails.
+      if (ctl_.compare_exchange_weak(c, c | kicked | events, std::memory_order_acq_rel)) return;
+    } else if (ctl_.compare_exchange_weak(c, c | running | events, std::memory_order_acq_rel)) {
+      break;  // acquire: we see everything the last driver did
+    }
+  }
+  drive(false);
+}
+
+bool async_op::start() {
+  // A first look without publishing anything; then the deadline's timer (the one allocation a
+  // timed wait makes; it may throw with nothing published), then the driven steps.
+  for (std::size_t k = 0; k < n_; ++k) {
+    clause_ref& c = refs_[order_[k]];
+    if (!c.vt->hint(c.obj)) continue;
+    status s = c.vt->try_now(c.obj);
+    if (performed(s)) {
+      pick_ = {order_[k], s};
+      return true;
+    }
+  }
+  if (!d_.is_never() && !d_.expired()) arm_timer();
+  return drive(true);
+}
+
+bool async_op::drive(bool starting) noexcept {
+  for (;;) {
+    if (step()) {
+      if (!starting) complete();
+      return true;
+    }
+    std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with kick's release
+    for (;;) {
+      if (c & kicked) {
+        if (ctl_.compare_exchange_weak(c, c & ~kicked, std::memory_order_acq_rel)) break;  // consume: step again
+      } else if (ctl_.compare_exchange_weak(c, c & ~running, std::memory_order_acq_rel)) {
+        return false;  // release: the next driver sees our fields. Our last touch.
+      }
+    }
+  }
+}
+
+bool async_op::done(alt_pick p) noexcept {
+  pick_ = p;
+  disarm_timer();
+  return true;
+}
+
+bool async_op::publish() noexcept {
+  w_.prepare();
+  saw_ready_ = false;
+  for (published_ = 0; published_ < n_;) {
+    std::uint32_t i = order_[published_];
+    clause_ref& c = refs_[i];
+    offers_[i] = offer{&w_, i, c.vt->slot(c.obj)};
+    c.vt->enlist(c.obj, &offers_[i]);
+    ++published_;
+    if (c.vt->ready(c.obj, &w_)) {
+      saw_ready_ = true;
+      break;
+    }
+    if (!w_.is_waiting()) break;  // already claimed
+  }
+  return published_ != 0;
+}
+
+void async_op::withdraw() noexcept {
+  for (std::size_t k = 0; k < published_; ++k) {
+    clause_ref& c = refs_[order_[k]];
+    c.vt->delist(c.obj, &offers_[order_[k]]);
+  }
+  published_ = 0;
+}
+
+bool async_op::step() noexcept {
+  for (;;) {
+    // Offers out: decide our own state (run_alt's phase 3), or keep waiting.
+    if (published_ != 0) {
+      std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with kick's release
+      bool claimed = (c & ev_unparked) != 0;
+      if (!claimed) {
+        if (!saw_ready_ && !(c & ev_cancelled) && !d_.expired()) return false;  // nothing new
+        if (!w_.try_abort()) return false;  // a claim is in flight: its unpark kicks us
+      }
+      std::uint32_t last = order_[published_ - 1];  // the clause that was ready, if one was
+      withdraw();
+      if (claimed) {
+        ctl_.fetch_and(~ev_unparked, std::memory_order_relaxed);  // driver-only bit clear; ordered by ctl_'s CASes
+        std::uint32_t i = w_.claimed_clause();
+        clause_ref& r = refs_[i];
+        if (r.vt->hands_off(r.obj)) return done({i, w_.result()});
+        status s = r.vt->try_now(r.obj);  // buffered: the claim invites a retry of clause i
+        if (performed(s)) return done({i, s});
+      } else if (saw_ready_) {
+        // As in run_alt: let an alternation that is backing off from us go first.
+        clause_ref& r = refs_[last];
+        if (r.vt->hands_off(r.obj)) contention_.spin_random(fast_random()); else contention_.spin();
+      }
+    }
+    // Phases 0 and 1: cancelled, out of time, or something ready now.
+    if (ctl_.load(std::memory_order_acquire) & ev_cancelled) return done({none, status::cancelled});  // pairs with kick
+    if (d_.expired()) return done(settle(refs_, order_, n_));
+    for (std::size_t k = 0; k < n_; ++k) {
+      clause_ref& c = refs_[order_[k]];
+      if (!c.vt->hint(c.obj)) continue;
+      status s = c.vt->try_now(c.obj);
+      if (performed(s)) return done({order_[k], s});
+    }
+    // Phase 2: publish, then decide at the top of the loop.
+    if (!publish()) return false;  // no clause (only an otherwise): the timer kicks us
+  }
+}
+
+}  // namespace sluice::internal

@@ -1,0 +1,316 @@
+// Native awaitables (<sluice/async.hpp>) in a plain C++20 coroutine type: hand-off, buffering,
+// timeouts, stop_token cancellation, alternation, and channels shared with threads.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <sluice/async.hpp>
+
+#include "async_task.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using sluice::channel;
+using sluice::status;
+using sluice_test::detached;
+
+namespace {
+
+// Two coroutines on this thread hand values over a rendezvous channel: each send resumes the
+// receiver (through the hand-off queue) before the sender goes on.
+TEST(AsyncNative, RendezvousBetweenTwoCoroutinesOnOneThread) {
+  channel<int> ch;
+  long sum = 0;
+  int received = 0;
+  constexpr int n = 10000;
+  [](channel<int> ch, long& sum, int& received) -> detached {
+    for (;;) {
+      auto r = co_await ch.async_recv();
+      if (!r) co_return;
+      sum += *r;
+      ++received;
+    }
+  }(ch, sum, received);
+  [](channel<int> ch) -> detached {
+    for (int i = 0; i < n; ++i) {
+      status s = co_await ch.async_send(i);
+      if (s != status::ok) std::terminate();
+    }
+    ch.close();
+  }(ch);
+  EXPECT_EQ(received, n);
+  EXPECT_EQ(sum, static_cast<long>(n) * (n - 1) / 2);
+}
+
+TEST(AsyncNative, BufferedSendThenRecvDoesNotSuspend) {
+  channel<int> ch(4);
+  int got = -1;
+  bool done = false;
+  [](channel<int> ch, int& got, bool& done) -> detached {
+    EXPECT_EQ(co_await ch.async_send(7), status::ok);
+    auto r = co_await ch.async_recv();
+    got = *r;
+    done = true;
+  }(ch, got, done);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(got, 7);
+}
+
+// A thread sends; the coroutine resumes on that thread.
+TEST(AsyncNative, AThreadCompletesACoroutine) {
+  channel<int> ch;
+  channel<std::thread::id> where(1);
+  [](channel<int> ch, channel<std::thread::id> where) -> detached {
+    auto r = co_await ch.async_recv();
+    EXPECT_EQ(*r, 42);
+    (void)where.try_send(std::this_thread::get_id());
+  }(ch, where);
+  std::thread::id sender;
+  std::thread t([&] {
+    sender = std::this_thread::get_id();
+    EXPECT_EQ(ch.send(42), status::ok);
+  });
+  t.join();
+  auto w = where.recv_for(5s);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(*w, sender);
+}
+
+TEST(AsyncNative, TimeoutsReportTimeoutAndLeaveTheChannelAlone) {
+  channel<int> ch;
+  channel<int> done(2);
+  auto t0 = std::chrono::steady_clock::now();
+  [](channel<int> ch, channel<int> done) -> detached {
+    auto r = co_await ch.async_recv_for(30ms);
+    (void)done.try_send(static_cast<int>(r.status()));
+    status s = co_await ch.async_send_for(5, 30ms);
+    (void)done.try_send(static_cast<int>(s));
+  }(ch, done);
+  auto a = done.recv_for(5s);
+  auto b = done.recv_for(5s);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(static_cast<status>(*a), status::timeout);
+  EXPECT_EQ(static_cast<status>(*b), status::timeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 60ms);
+  EXPECT_EQ(ch.try_recv().status(), status::empty);  // the timed-out send left nothing
+}
+
+TEST(AsyncNative, StopTokenCancelsAndNothingIsConsumed) {
+  channel<int> ch;
+  channel<int> done(1);
+  std::stop_source stop;
+  [](channel<int> ch, channel<int> done, std::stop_token st) -> detached {
+    auto r = co_await ch.async_recv(st);
+    (void)done.try_send(static_cast<int>(r.status()));
+  }(ch, done, stop.get_token());
+  EXPECT_EQ(done.try_recv().status(), status::empty);  // suspended
+  stop.request_stop();
+  auto r = done.recv_for(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(static_cast<status>(*r), status::cancelled);
+  EXPECT_EQ(ch.try_send(1), status::full);  // no receiver left waiting on the channel
+}
+
+TEST(AsyncNative, CancelledSendKeepsTheValue) {
+  channel<std::unique_ptr<int>> ch;
+  channel<int> done(1);
+  std::stop_source stop;
+  auto p = std::make_unique<int>(9);
+  [](channel<std::unique_ptr<int>> ch, channel<int> done, std::unique_ptr<int>& p, std::stop_token st) -> detached {
+    status s = co_await ch.async_send(std::move(p), st);
+    (void)done.try_send(static_cast<int>(s));
+  }(ch, done, p, stop.get_token());
+  stop.request_stop();
+  auto r = done.recv_for(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(static_cast<status>(*r), status::cancelled);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(*p, 9);
+  EXPECT_EQ(ch.try_recv().status(), status::empty);
+}
+
+TEST(AsyncNative, CloseWakesAwaiters) {
+  channel<int> ch(1);
+  channel<int> done(2);
+  for (int k = 0; k < 2; ++k) {
+    [](channel<int> ch, channel<int> done) -> detached {
+      auto r = co_await ch.async_recv();
+      (void)done.try_send(static_cast<int>(r.status()));
+    }(ch, done);
+  }
+  ch.close();
+  for (int k = 0; k < 2; ++k) {
+    auto r = done.recv_for(5s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(static_cast<status>(*r), status::closed);
+  }
+}
+
+TEST(AsyncNative, AltPicksAReadyClauseAndRunsItsHandler) {
+  channel<int> a(1), b(1);
+  ASSERT_EQ(b.send(5), status::ok);
+  int got = 0;
+  sluice::alt_result res{};
+  [](channel<int> a, channel<int> b, int& got, sluice::alt_result& res) -> detached {
+    res = co_await sluice::async_pri_alt(sluice::on_recv(a, [&](int v) { got = v; }),
+                                         sluice::on_recv(b, [&](int v) { got = 100 + v; }));
+  }(a, b, got, res);
+  EXPECT_EQ(res.index, 1u);
+  EXPECT_EQ(res.status, status::ok);
+  EXPECT_EQ(got, 105);
+}
+
+TEST(AsyncNative, AltOtherwiseRunsAtTheDeadline) {
+  channel<int> a;
+  channel<int> done(1);
+  [](channel<int> a, channel<int> done) -> detached {
+    bool idle = false;
+    auto res = co_await sluice::async_alt(sluice::on_recv(a, [](int) {}), sluice::otherwise(20ms, [&] { idle = true; }));
+    (void)done.try_send(idle && res.index == 1 && res.status == status::timeout ? 1 : 0);
+  }(a, done);
+  auto r = done.recv_for(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, 1);
+  EXPECT_EQ(a.try_send(1), status::full);  // the clause's offer is gone
+}
+
+TEST(AsyncNative, AltSendClauseCommitsOnce) {
+  channel<int> a;
+  channel<int> done(1);
+  [](channel<int> a, channel<int> done) -> detached {
+    int sent = 0;
+    auto res = co_await sluice::async_alt(sluice::on_send(a, 77, [&] { ++sent; }));
+    (void)done.try_send(res.status == status::ok && sent == 1 ? 1 : 0);
+  }(a, done);
+  auto v = a.recv_for(5s);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, 77);
+  auto r = done.recv_for(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, 1);
+}
+
+// The race: a producer thread against loop { async_alt(on_recv(a), otherwise(1us)) }:
+// every message arrives exactly once, whatever wins each round.
+void race_alt_with_otherwise(std::size_t capacity) {
+  const long n = sluice_test::scaled(1000000);
+  channel<long> a(capacity);
+  channel<long> done(1);
+  [](channel<long> a, channel<long> done, long n) -> detached {
+    long count = 0, sum = 0, idle = 0;
+    while (count < n) {
+      co_await sluice::async_alt(sluice::on_recv(a,
+                                                 [&](long v) {
+                                                   ++count;
+                                                   sum += v;
+                                                 }),
+                                 sluice::otherwise(1us, [&] { ++idle; }));
+    }
+    (void)done.try_send(sum);
+  }(a, done, n);
+  std::thread producer([&] {
+    for (long i = 0; i < n; ++i) ASSERT_EQ(a.send(i), status::ok);
+  });
+  producer.join();
+  auto r = done.recv_for(120s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, n * (n - 1) / 2);
+  EXPECT_EQ(a.try_recv().status(), status::empty);
+}
+TEST(AsyncNative, ProducerRacingAltWithOtherwiseRendezvous) { race_alt_with_otherwise(0); }
+TEST(AsyncNative, ProducerRacingAltWithOtherwiseBuffered) { race_alt_with_otherwise(1); }
+
+// Threads and coroutines share one channel: producers of both kinds, consumers of both kinds.
+TEST(AsyncNative, ThreadsAndCoroutinesShareAChannel) {
+  const long per = sluice_test::scaled(20000);
+  for (std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{16}}) {
+    channel<long> ch(cap);
+    channel<long> sums(4);
+    std::atomic<int> producers_left{4};
+    auto finish = [&] {
+      if (producers_left.fetch_sub(1) == 1) ch.close();
+    };
+    // Two coroutine producers, started from two threads so they run there first.
+    std::vector<std::thread> ts;
+    for (int k = 0; k < 2; ++k) {
+      ts.emplace_back([&, k] {
+        [](channel<long> ch, long base, long per, decltype(finish)& finish) -> detached {
+          for (long i = 0; i < per; ++i) {
+            if (co_await ch.async_send(base + i) != status::ok) std::terminate();
+          }
+          finish();
+        }(ch, k * per, per, finish);
+      });
+    }
+    for (int k = 2; k < 4; ++k) {
+      ts.emplace_back([&, k] {
+        for (long i = 0; i < per; ++i) ASSERT_EQ(ch.send(k * per + i), status::ok);
+        finish();
+      });
+    }
+    // One coroutine consumer and one thread consumer.
+    [](channel<long> ch, channel<long> sums) -> detached {
+      long s = 0;
+      for (;;) {
+        auto r = co_await ch.async_recv();
+        if (!r) break;
+        s += *r;
+      }
+      (void)sums.try_send(s);
+    }(ch, sums);
+    ts.emplace_back([&] {
+      long s = 0;
+      for (long v : ch) s += v;
+      (void)sums.try_send(s);
+    });
+    for (auto& t : ts) t.join();
+    long total = 0;
+    for (int k = 0; k < 2; ++k) {
+      auto r = sums.recv_for(60s);
+      ASSERT_TRUE(r);
+      total += *r;
+    }
+    const long n = 4 * per;
+    EXPECT_EQ(total, n * (n - 1) / 2) << "capacity " << cap;
+  }
+}
+
+// A ring of coroutines on one thread passes a token 10^6 hops: every hop is a hand-off, and
+// the stack does not grow (the hand-off queue runs them one after another).
+[[gnu::noinline]] std::uintptr_t stack_here() { return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)); }
+
+TEST(AsyncNative, LongHandOffChainsDoNotGrowTheStack) {
+  constexpr int ring = 100;
+  const long hops = sluice_test::scaled(1000000);
+  std::vector<channel<long>> links(ring);
+  std::uintptr_t lo = UINTPTR_MAX, hi = 0;
+  long last = -1;
+  for (int k = 0; k < ring; ++k) {
+    [](channel<long> in, channel<long> out, long hops, std::uintptr_t& lo, std::uintptr_t& hi, long& last) -> detached {
+      for (;;) {
+        auto r = co_await in.async_recv();
+        if (!r) co_return;
+        std::uintptr_t sp = stack_here();
+        lo = std::min(lo, sp);
+        hi = std::max(hi, sp);
+        long v = *r + 1;
+        if (v >= hops) {
+          last = v;
+          co_return;
+        }
+        if (co_await out.async_send(v) != status::ok) co_return;
+      }
+    }(links[k], links[(k + 1) % ring], hops, lo, hi, last);
+  }
+  EXPECT_EQ(links[0].send(0L), status::ok);
+  EXPECT_EQ(last, hops);
+  EXPECT_LT(hi - lo, 64u * 1024) << "the stack grew along the chain";
+  for (auto& l : links) l.close();
+}
+
+}  // namespace
