@@ -15,6 +15,7 @@
 //   clause.when(b)        guard: when b is false the clause is left out.
 //   otherwise(f)          no clause ready now: run f instead (a zero timeout).
 //   otherwise(d, f)       no clause ready within d: run f.
+//   on_send(ch, v), otherwise(d): the same with nothing to run.
 //
 // pri_alt performs the first ready clause in the order given; fair_alt picks uniformly at
 // random among the ready ones. Both return {index, status}: the position of the clause that
@@ -285,6 +286,24 @@ recv_clause<T, std::decay_t<F>> on_recv(channel<T>& ch, F&& handler) {
 template <class T, class U, class F>
 send_clause<T, U, std::decay_t<F>> on_send(channel<T>& ch, U&& value, F&& handler) {
   return send_clause<T, U, std::decay_t<F>>(ch, std::forward<U>(value), std::forward<F>(handler));
+}
+
+namespace internal {
+struct nothing_to_do {
+  void operator()() const noexcept {}
+};
+}  // namespace internal
+
+// on_send(ch, v): a send clause with nothing to run after the send.
+template <class T, class U>
+send_clause<T, U, internal::nothing_to_do> on_send(channel<T>& ch, U&& value) {
+  return send_clause<T, U, internal::nothing_to_do>(ch, std::forward<U>(value), {});
+}
+
+// otherwise(d): give up after d with nothing to run (the result's index says it happened).
+template <class Rep, class Period>
+otherwise_clause<internal::nothing_to_do> otherwise(std::chrono::duration<Rep, Period> timeout) {
+  return otherwise_clause<internal::nothing_to_do>({}, internal::saturating_ns(timeout));
 }
 
 template <class F>

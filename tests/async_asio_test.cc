@@ -1,0 +1,304 @@
+// Asio completion tokens on sluice channels: use_awaitable, callbacks, deferred, use_future,
+// as_tuple; resumption on the handler's executor with work held; cancellation that never
+// loses a value; async_alt as the lossless select next to operator||, which loses.
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include <sluice/async.hpp>
+
+#include "test_util.hpp"
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using sluice::channel;
+using sluice::status;
+
+namespace {
+
+void rethrow(std::exception_ptr e) {
+  if (e) std::rethrow_exception(e);
+}
+
+TEST(AsyncAsio, PingPongThroughUseAwaitableOnOneThread) {
+  asio::io_context io(1);
+  channel<int> ch;
+  const int n = 20000;
+  long sum = 0;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    for (;;) {
+      auto r = co_await ch.async_recv(asio::use_awaitable);
+      if (!r) co_return;
+      sum += *r;
+    }
+  }, rethrow);
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < n; ++i) EXPECT_EQ(co_await ch.async_send(i, asio::use_awaitable), status::ok);
+    ch.close();
+  }, rethrow);
+  io.run();
+  EXPECT_EQ(sum, static_cast<long>(n) * (n - 1) / 2);
+}
+
+TEST(AsyncAsio, CallbacksRunOnTheHandlersExecutorWithWorkHeld) {
+  asio::io_context io(1);
+  channel<int> ch;
+  std::thread::id io_thread, ran_on;
+  int got = 0;
+  ch.async_recv(asio::bind_executor(io, [&](boost::system::error_code ec, sluice::recv_result<int> r) {
+    EXPECT_FALSE(ec);
+    got = *r;
+    ran_on = std::this_thread::get_id();
+  }));
+  std::thread runner([&] {
+    io_thread = std::this_thread::get_id();
+    io.run();  // must not return while the receive waits: the operation holds work
+  });
+  std::this_thread::sleep_for(30ms);
+  EXPECT_EQ(ch.send(11), status::ok);
+  runner.join();
+  EXPECT_EQ(got, 11);
+  EXPECT_EQ(ran_on, io_thread);
+}
+
+TEST(AsyncAsio, FutureDeferredAndAsTuple) {
+  asio::io_context io(1);
+  auto guard = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  channel<int> ch(4);
+
+  std::future<status> f = ch.async_send(1, asio::bind_executor(io, asio::use_future));
+  EXPECT_EQ(f.get(), status::ok);
+
+  auto op = ch.async_send(2, asio::deferred);
+  std::promise<status> p;
+  std::move(op)(asio::bind_executor(io, [&](boost::system::error_code, status s) { p.set_value(s); }));
+  EXPECT_EQ(p.get_future().get(), status::ok);
+
+  std::promise<std::tuple<boost::system::error_code, sluice::recv_result<int>>> q;
+  ch.async_recv(asio::as_tuple(asio::bind_executor(io, [&](std::tuple<boost::system::error_code, sluice::recv_result<int>> t) {
+    q.set_value(std::move(t));
+  })));
+  auto [ec, r] = q.get_future().get();
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(*r, 1);
+  EXPECT_EQ(ch.recv().value(), 2);
+  guard.reset();
+  runner.join();
+}
+
+// Cancellation before a commit: operation_aborted, status cancelled, nothing consumed, and
+// the channel as it was (no offer left behind).
+TEST(AsyncAsio, CancellationLeavesTheChannelUnchanged) {
+  asio::io_context io(1);
+  channel<int> ch;
+  asio::cancellation_signal sig;
+  boost::system::error_code got_ec;
+  status got_status = status::ok;
+  ch.async_recv(asio::bind_cancellation_slot(sig.slot(), asio::bind_executor(io,
+      [&](boost::system::error_code ec, sluice::recv_result<int> r) {
+        got_ec = ec;
+        got_status = r.status();
+      })));
+  asio::post(io, [&] { sig.emit(asio::cancellation_type::total); });
+  io.run();
+  EXPECT_EQ(got_ec, asio::error::operation_aborted);
+  EXPECT_EQ(got_status, status::cancelled);
+  EXPECT_EQ(ch.try_send(5), status::full);  // no receiver waiting
+
+  channel<int> buf(1);
+  ASSERT_EQ(buf.send(1), status::ok);  // full: the next send waits
+  io.restart();
+  status s = status::ok;
+  buf.async_send(2, asio::bind_cancellation_slot(sig.slot(), asio::bind_executor(io,
+      [&](boost::system::error_code, status st) { s = st; })));
+  asio::post(io, [&] { sig.emit(asio::cancellation_type::total); });
+  io.run();
+  EXPECT_EQ(s, status::cancelled);
+  EXPECT_EQ(buf.try_recv().value(), 1);
+  EXPECT_EQ(buf.try_recv().status(), status::empty);  // the cancelled 2 never went in
+}
+
+// A cancellation that comes after the commit changes nothing: the value is delivered.
+TEST(AsyncAsio, CancellationAfterTheCommitDeliversTheValue) {
+  asio::io_context io(1);
+  channel<int> ch(1);
+  asio::cancellation_signal sig;
+  int got = 0;
+  boost::system::error_code got_ec;
+  ch.async_recv(asio::bind_cancellation_slot(sig.slot(), asio::bind_executor(io,
+      [&](boost::system::error_code ec, sluice::recv_result<int> r) {
+        got_ec = ec;
+        if (r) got = *r;
+      })));
+  ASSERT_EQ(ch.send(3), status::ok);  // commits (wakes the receive), completion not yet run
+  sig.emit(asio::cancellation_type::total);
+  io.run();
+  EXPECT_FALSE(got_ec);
+  EXPECT_EQ(got, 3);
+}
+
+// operator|| over two single receives loses values: both receives can commit, and the one
+// that did not win is discarded. async_alt is one operation: exactly one value per round.
+TEST(AsyncAsio, OperatorOrLosesValuesAsyncAltDoesNot) {
+  using namespace asio::experimental::awaitable_operators;
+  const int rounds = 200;
+  for (bool lossless : {false, true}) {
+    asio::io_context io(1);
+    channel<int> a(rounds), b(rounds);
+    for (int i = 0; i < rounds; ++i) {
+      ASSERT_EQ(a.send(i), status::ok);
+      ASSERT_EQ(b.send(i), status::ok);
+    }
+    int delivered = 0;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      for (int i = 0; i < rounds; ++i) {
+        if (lossless) {
+          co_await sluice::async_alt(asio::use_awaitable, sluice::on_recv(a, [&](int) { ++delivered; }),
+                                     sluice::on_recv(b, [&](int) { ++delivered; }));
+        } else {
+          co_await (a.async_recv(asio::use_awaitable) || b.async_recv(asio::use_awaitable));
+          ++delivered;
+        }
+      }
+    }, rethrow);
+    io.run();
+    const std::size_t left = a.size() + b.size();
+    EXPECT_EQ(delivered, rounds);
+    if (lossless) {
+      EXPECT_EQ(left + delivered, 2u * rounds) << "async_alt lost a value";
+    } else {
+      EXPECT_LT(left + delivered, 2u * rounds) << "operator|| was expected to lose values here";
+    }
+  }
+}
+
+// The race inside asio::awaitable: a producer thread against
+// loop { async_alt(on_recv(a), otherwise(1us)) } with an exact count.
+TEST(AsyncAsio, ProducerRacingAltWithOtherwiseInsideAwaitable) {
+  const long n = sluice_test::scaled(1000000);
+  for (std::size_t cap : {std::size_t{0}, std::size_t{1}}) {
+    asio::io_context io(1);
+    channel<long> a(cap);
+    long count = 0, sum = 0;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      while (count < n) {
+        co_await sluice::async_alt(asio::use_awaitable, sluice::on_recv(a, [&](long v) {
+                                     ++count;
+                                     sum += v;
+                                   }),
+                                   sluice::otherwise(1us, [] {}));
+      }
+    }, rethrow);
+    std::thread producer([&] {
+      for (long i = 0; i < n; ++i) ASSERT_EQ(a.send(i), status::ok);
+    });
+    io.run();
+    producer.join();
+    EXPECT_EQ(count, n);
+    EXPECT_EQ(sum, n * (n - 1) / 2);
+  }
+}
+
+// One channel, used at once by threads, coroutines on two io_contexts, and callbacks.
+TEST(AsyncAsio, ThreadsAndTwoIoContextsShareAChannel) {
+  const long per = sluice_test::scaled(20000);
+  for (std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
+    asio::io_context io1(1), io2(1);
+    channel<long> ch(cap);
+    std::atomic<int> producers{4};
+    std::atomic<long> total{0};
+    auto produced = [&] {
+      if (producers.fetch_sub(1) == 1) ch.close();
+    };
+    auto consume = [&]() -> asio::awaitable<void> {
+      long s = 0;
+      for (;;) {
+        auto r = co_await ch.async_recv(asio::use_awaitable);
+        if (!r) break;
+        s += *r;
+      }
+      total += s;
+    };
+    for (int k = 0; k < 2; ++k) {
+      asio::co_spawn(k == 0 ? io1 : io2, [&, k]() -> asio::awaitable<void> {
+        for (long i = 0; i < per; ++i) EXPECT_EQ(co_await ch.async_send(k * per + i, asio::use_awaitable), status::ok);
+        produced();
+      }, rethrow);
+    }
+    asio::co_spawn(io1, consume, rethrow);
+    asio::co_spawn(io2, consume, rethrow);
+    std::vector<std::thread> ts;
+    for (int k = 2; k < 4; ++k) {
+      ts.emplace_back([&, k] {
+        for (long i = 0; i < per; ++i) ASSERT_EQ(ch.send(k * per + i), status::ok);
+        produced();
+      });
+    }
+    ts.emplace_back([&] {
+      long s = 0;
+      for (long v : ch) s += v;
+      total += s;
+    });
+    ts.emplace_back([&] { io1.run(); });
+    ts.emplace_back([&] { io2.run(); });
+    for (auto& t : ts) t.join();
+    const long n = 4 * per;
+    EXPECT_EQ(total.load(), n * (n - 1) / 2) << "capacity " << cap;
+  }
+}
+
+TEST(AsyncAsio, TimedFormsAndOtherwise) {
+  asio::io_context io(1);
+  channel<int> ch;
+  status s1 = status::ok, s2 = status::ok;
+  sluice::alt_result ar{};
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    s1 = (co_await ch.async_recv_for(20ms, asio::use_awaitable)).status();
+    s2 = co_await ch.async_send_for(1, 20ms, asio::use_awaitable);
+    ar = co_await sluice::async_pri_alt(asio::use_awaitable, sluice::on_recv(ch, [](int) {}),
+                                        sluice::otherwise(20ms, [] {}));
+  }, rethrow);
+  auto t0 = std::chrono::steady_clock::now();
+  io.run();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 60ms);
+  EXPECT_EQ(s1, status::timeout);
+  EXPECT_EQ(s2, status::timeout);
+  EXPECT_EQ(ar.index, 1u);
+  EXPECT_EQ(ar.status, status::timeout);
+  EXPECT_EQ(ch.try_send(1), status::full);
+}
+
+// A deferred alternation owns its values and keeps its channels alive until it runs.
+TEST(AsyncAsio, DeferredAltOwnsItsValues) {
+  asio::io_context io(1);
+  channel<std::string> got(1);
+  auto op = [&] {
+    channel<std::string> c(1);
+    got = c;
+    return sluice::async_alt(asio::deferred, sluice::on_send(c, std::string(100, 'x')));
+  }();
+  sluice::alt_result r{};
+  std::move(op)(asio::bind_executor(io, [&](boost::system::error_code, sluice::alt_result a) { r = a; }));
+  io.run();
+  EXPECT_EQ(r.status, status::ok);
+  EXPECT_EQ(got.try_recv().value(), std::string(100, 'x'));
+}
+
+}  // namespace
