@@ -687,3 +687,53 @@ auto async_pri_alt(Token&& token, C&&... clauses) {
 }
 
 }  // namespace sluice
+
+// ---- Ports whose body is a coroutine -------------------------------------------------------
+#include "sluice/mp.hpp"
+
+namespace sluice::mp {
+
+// The mailbox of a port_co port: port_async's selective receive (Coro::MP), awaited. Only the
+// port's own coroutine may use it. Once the port is killed from outside, every call throws
+// port_killed (which ends the body quietly).
+class async_mailbox {
+ public:
+  // The next message in arrival order.
+  boost::asio::awaitable<message> async_get();
+  // The next message whose element 0 is `tag`, waiting at most `timeout`; nullopt on timeout.
+  boost::asio::awaitable<std::optional<message>> async_get(std::string tag, std::chrono::nanoseconds timeout);
+  // The first queued or arriving message for which pred is true, waiting at most `timeout`.
+  boost::asio::awaitable<std::optional<message>> async_get_cond(std::function<bool(const message&)> pred,
+                                                                std::chrono::nanoseconds timeout);
+  template <class Rep, class Period>
+  boost::asio::awaitable<std::optional<message>> async_get(std::string_view tag, std::chrono::duration<Rep, Period> timeout) {
+    return async_get(std::string(tag), sluice::internal::saturating_ns(timeout));
+  }
+  template <class Rep, class Period>
+  boost::asio::awaitable<std::optional<message>> async_get_cond(std::function<bool(const message&)> pred,
+                                                                std::chrono::duration<Rep, Period> timeout) {
+    return async_get_cond(std::move(pred), sluice::internal::saturating_ns(timeout));
+  }
+  std::size_t size() const;           // messages queued now (a snapshot)
+  const port_id& self() const noexcept { return self_; }  // this port (mp::self() is per thread)
+
+  async_mailbox(std::shared_ptr<detail::mailbox_state> s, port_id self) : s_(std::move(s)), self_(std::move(self)) {}
+
+ private:
+  std::shared_ptr<detail::mailbox_state> s_;
+  port_id self_;
+};
+
+// A port whose body is a coroutine on `ex` (co_spawn'ed there), with an awaitable mailbox.
+// No thread is held while the body waits. When the body returns the port is killed normally;
+// when it throws, it is killed with ["die", what()]; a kill from outside makes the mailbox's
+// calls throw port_killed.
+port_id port_co(boost::asio::any_io_executor ex, std::function<boost::asio::awaitable<void>(async_mailbox&)> body);
+
+template <class ExecutionContext>
+  requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+port_id port_co(ExecutionContext& ctx, std::function<boost::asio::awaitable<void>(async_mailbox&)> body) {
+  return port_co(boost::asio::any_io_executor(ctx.get_executor()), std::move(body));
+}
+
+}  // namespace sluice::mp

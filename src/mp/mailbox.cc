@@ -48,6 +48,24 @@ message take(mailbox_state& mb, std::list<mailbox_state::entry>::iterator it) {
 
 }  // namespace
 
+message take_first(mailbox_state& mb) { return take(mb, mb.arrival.begin()); }
+
+std::optional<message> take_tagged(mailbox_state& mb, const std::string& tag) {
+  auto idx = mb.by_tag.find(tag);
+  if (idx == mb.by_tag.end() || idx->second.empty()) return std::nullopt;
+  return take(mb, idx->second.front());
+}
+
+std::optional<message> take_matching(mailbox_state& mb, const std::function<bool(const message&)>& pred,
+                                     std::uint64_t& seen) {
+  for (auto it = mb.arrival.begin(); it != mb.arrival.end(); ++it) {
+    if (it->seq < seen) continue;
+    if (pred(it->msg)) return take(mb, it);
+  }
+  seen = mb.next_seq;
+  return std::nullopt;
+}
+
 void mailbox_state::push(message msg) {
   {
     std::lock_guard<std::mutex> g(m);
@@ -96,7 +114,7 @@ message mailbox::get() {
   for (;;) {
     {
       std::lock_guard<std::mutex> g(s_->m);
-      if (!s_->arrival.empty()) return detail::take(*s_, s_->arrival.begin());
+      if (!s_->arrival.empty()) return detail::take_first(*s_);
       if (s_->killed) throw port_killed(s_->reason);
     }
     (void)s_->doorbell.recv();
@@ -109,15 +127,12 @@ std::optional<message> mailbox::get(std::string_view tag, std::chrono::nanosecon
   for (;;) {
     {
       std::lock_guard<std::mutex> g(s_->m);
-      auto idx = s_->by_tag.find(key);
-      if (idx != s_->by_tag.end() && !idx->second.empty()) return detail::take(*s_, idx->second.front());
+      if (auto m = detail::take_tagged(*s_, key)) return m;
       if (s_->killed) throw port_killed(s_->reason);
     }
     if (!wait(*s_, deadline)) {
       std::lock_guard<std::mutex> g(s_->m);  // one last look at the deadline
-      auto idx = s_->by_tag.find(key);
-      if (idx != s_->by_tag.end() && !idx->second.empty()) return detail::take(*s_, idx->second.front());
-      return std::nullopt;
+      return detail::take_tagged(*s_, key);
     }
   }
 }
@@ -128,11 +143,7 @@ std::optional<message> mailbox::get_cond(std::function<bool(const message&)> pre
   for (bool last = false;; ) {
     {
       std::lock_guard<std::mutex> g(s_->m);
-      for (auto it = s_->arrival.begin(); it != s_->arrival.end(); ++it) {
-        if (it->seq < seen) continue;
-        if (pred(it->msg)) return detail::take(*s_, it);
-      }
-      seen = s_->next_seq;
+      if (auto m = detail::take_matching(*s_, pred, seen)) return m;
       if (s_->killed) throw port_killed(s_->reason);
     }
     if (last) return std::nullopt;

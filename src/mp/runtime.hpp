@@ -21,6 +21,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -148,5 +149,12 @@ struct mailbox_state {
   void kill(message reason);
   std::size_t size_hint() const;
 };
+
+// Taking messages out of a mailbox (the caller holds mb.m): the oldest; the oldest with this
+// tag; the oldest at or after sequence `seen` that pred accepts (else `seen` moves past all).
+message take_first(mailbox_state& mb);
+std::optional<message> take_tagged(mailbox_state& mb, const std::string& tag);
+std::optional<message> take_matching(mailbox_state& mb, const std::function<bool(const message&)>& pred,
+                                     std::uint64_t& seen);
 
 }  // namespace sluice::mp::detail
