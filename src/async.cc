@@ -11,9 +11,9 @@
 //   - Events are bits set in `ctl_` by one RMW, which is the event source's last touch of the
 //     op: a counterpart's claim sets `unparked` (from the waiter's wake hook, after it moved the
 //     value: the same moment a thread would be unparked), a cancellation sets `cancelled`.
-//     The deadline's timer kicks without a bit (the driver reads the clock); the timer entry
-//     outlives the op (shared), and disarming waits out a fire in progress, so a timer never
-//     touches a finished op.
+//     The deadline's timer kicks without a bit (the driver reads the clock); disarming takes
+//     the timer off its queue or waits out a fire in progress, so a timer never touches a
+//     finished op.
 //   - A step decides exactly as run_alt does: with offers out it gives up only by winning the
 //     abort CAS (after a ready clause, the deadline or a cancellation); a lost abort means a
 //     claim is in flight, whose `unparked` kick follows. A claim on a rendezvous is the whole
@@ -26,7 +26,6 @@
 #include <thread>
 
 #include "sluice/internal/async_op.hpp"
-#include "sluice/timer.hpp"
 
 namespace sluice::internal {
 
@@ -85,43 +84,19 @@ bool handoff_if_active(handoff_node* n, unsigned limit) noexcept {
 
 // ---- The deadline's timer ----------------------------------------------------------------
 
-struct async_timer {
-  static constexpr int armed = 0, firing = 1, fired = 2, disarmed = 3;
-  std::atomic<int> state{armed};
-  async_op* op = nullptr;
-};
-
-namespace {
-thread_local const async_timer* tl_firing = nullptr;  // the timer whose fire runs on this thread
-}
+void fire_async_timer(async_timer* t) noexcept { t->op->kick(0); }
 
 void async_op::arm_timer() {
-  auto t = std::make_shared<async_timer>();
-  t->op = this;
-  timer_ = t;
-  call_after(d_.when() - std::chrono::steady_clock::now(), [t] {
-    int s = async_timer::armed;
-    // acq_rel: pairs with disarm_timer's CAS; whoever moves `armed` first decides.
-    if (!t->state.compare_exchange_strong(s, async_timer::firing, std::memory_order_acq_rel)) return;
-    tl_firing = t.get();
-    t->op->kick(0);
-    tl_firing = nullptr;
-    t->state.store(async_timer::fired, std::memory_order_release);  // pairs with disarm_timer's wait
-  });
+  timer_.due = d_.when();
+  timer_.op = this;
+  arm_async_timer(&timer_);
+  armed_ = true;
 }
 
 void async_op::disarm_timer() noexcept {
-  if (!timer_) return;
-  int s = async_timer::armed;
-  // acq_rel: pairs with the fire's CAS (see arm_timer).
-  if (!timer_->state.compare_exchange_strong(s, async_timer::disarmed, std::memory_order_acq_rel) &&
-      s == async_timer::firing && tl_firing != timer_.get()) {
-    // A fire on another thread is inside kick(): a few instructions (the op is running here).
-    while (timer_->state.load(std::memory_order_acquire) != async_timer::fired) {  // pairs with the fire's release
-      std::this_thread::yield();
-    }
-  }
-  timer_.reset();
+  if (!armed_) return;
+  disarm_async_timer(&timer_);
+  armed_ = false;
 }
 
 // ---- The operation -----------------------------------------------------------------------
@@ -148,7 +123,7 @@ async_op::~async_op() {
   // be destroyed while suspended: then take the op back and withdraw its offers. (A claim that
   // already committed is honoured by waiting for its unpark; its value dies with the frame.)
   std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with the drivers' releases
-  if (published_ == 0 && !timer_) return;
+  if (published_ == 0 && !armed_) return;
   for (;;) {
     if (!(c & running) && ctl_.compare_exchange_weak(c, c | running, std::memory_order_acq_rel)) break;  // pairs with drive's release
     if (c & running) {
@@ -182,8 +157,7 @@ void async_op::kick(std::uint32_t events) noexcept {
 }
 
 bool async_op::start() {
-  // A first look without publishing anything; then the deadline's timer (the one allocation a
-  // timed wait makes; it may throw with nothing published), then the driven steps.
+  // A first look without publishing anything; then the deadline's timer, then the driven steps.
   for (std::size_t k = 0; k < n_; ++k) {
     clause_ref& c = refs_[order_[k]];
     if (!c.vt->hint(c.obj)) continue;

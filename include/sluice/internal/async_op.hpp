@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -44,7 +45,23 @@ bool handoff_active() noexcept;
 // false otherwise (the caller schedules n some other way).
 bool handoff_if_active(handoff_node* n, unsigned limit) noexcept;
 
-struct async_timer;  // a cancelable callback on sluice's timer thread (src/async.cc)
+class async_op;
+
+// A deadline's timer, embedded in its op (no allocation): queued on the async timer thread
+// (src/async_timer.cc), which kicks the op when it is due. Fields guarded by that queue's lock.
+struct async_timer {
+  std::chrono::steady_clock::time_point due{};
+  std::size_t heap_index = 0;
+  int state = 0;  // idle, queued, firing (async_timer.cc)
+  async_op* op = nullptr;
+};
+// Queue t (idle) to kick t->op at t->due.
+void arm_async_timer(async_timer* t);
+// Take t off the queue; if it is firing on another thread, wait until that fire is over.
+// Afterwards the timer thread never touches t again.
+void disarm_async_timer(async_timer* t) noexcept;
+// The timer thread's call when t is due: kicks t->op.
+void fire_async_timer(async_timer* t) noexcept;
 
 class async_op {
  public:
@@ -61,7 +78,6 @@ class async_op {
   // Run until the operation is done or must wait. True: done now, pick() is the outcome and
   // complete() is never called. False: complete() will be called exactly once, later, on the
   // thread that finishes the operation (a counterpart's, the timer's, or a cancelling one).
-  // May throw std::bad_alloc (arming a deadline's timer) before anything was published.
   // Must not be called again for the same op.
   bool start();
 
@@ -78,6 +94,7 @@ class async_op {
   virtual void complete() noexcept = 0;
 
  private:
+  friend void fire_async_timer(async_timer* t) noexcept;
   static void on_unpark(void* self) noexcept;
   void kick(std::uint32_t events) noexcept;
   bool drive(bool starting) noexcept;
@@ -102,7 +119,8 @@ class async_op {
   deadline d_ = deadline::never();
   backoff contention_;
   alt_pick pick_{static_cast<std::size_t>(-1), status::empty};
-  std::shared_ptr<async_timer> timer_;
+  async_timer timer_;
+  bool armed_ = false;
 };
 
 }  // namespace sluice::internal
