@@ -104,6 +104,7 @@ void async_op::disarm_timer() noexcept {
 namespace {
 constexpr std::uint32_t ev_unparked = 4, ev_cancelled = 8;
 constexpr std::size_t none = static_cast<std::size_t>(-1);
+constexpr std::uint32_t none32 = static_cast<std::uint32_t>(-1);
 }  // namespace
 
 void async_op::setup(clause_ref* refs, offer* offers, std::uint32_t* order, std::size_t n, bool fair,
@@ -132,10 +133,12 @@ async_op::~async_op() {
     }
   }
   disarm_timer();
+  std::uint32_t claimed = none32;
   if (published_ != 0 && !w_.try_abort()) {
     while (!(ctl_.load(std::memory_order_acquire) & ev_unparked)) std::this_thread::yield();  // pairs with on_unpark
+    claimed = w_.claimed_clause();
   }
-  withdraw();
+  withdraw(claimed);
 }
 
 void async_op::on_unpark(void* self) noexcept { static_cast<async_op*>(self)->kick(ev_unparked); }
@@ -156,9 +159,10 @@ void async_op::kick(std::uint32_t events) noexcept {
   drive(false);
 }
 
-bool async_op::start() {
-  // A first look without publishing anything; then the deadline's timer, then the driven steps.
-  for (std::size_t k = 0; k < n_; ++k) {
+bool async_op::start(bool tried) {
+  // A first look without publishing anything (unless the caller just had one); then the
+  // deadline's timer, then the driven steps.
+  for (std::size_t k = 0; k < n_ && !tried; ++k) {
     clause_ref& c = refs_[order_[k]];
     if (!c.vt->hint(c.obj)) continue;
     status s = c.vt->try_now(c.obj);
@@ -212,8 +216,12 @@ bool async_op::publish() noexcept {
   return published_ != 0;
 }
 
-void async_op::withdraw() noexcept {
+void async_op::withdraw(std::uint32_t claimed) noexcept {
   for (std::size_t k = 0; k < published_; ++k) {
+    // The claimed offer was unlinked by its claimer (under the channel lock, before the
+    // unpark this driver acquired): no lock needed to know that. Any other offer may be
+    // unlinked concurrently by a counterpart cleaning up: delist takes the lock.
+    if (order_[k] == claimed) continue;
     clause_ref& c = refs_[order_[k]];
     c.vt->delist(c.obj, &offers_[order_[k]]);
   }
@@ -231,10 +239,10 @@ bool async_op::step() noexcept {
         if (!w_.try_abort()) return false;  // a claim is in flight: its unpark kicks us
       }
       std::uint32_t last = order_[published_ - 1];  // the clause that was ready, if one was
-      withdraw();
+      std::uint32_t i = claimed ? w_.claimed_clause() : none32;
+      withdraw(i);
       if (claimed) {
         ctl_.fetch_and(~ev_unparked, std::memory_order_relaxed);  // driver-only bit clear; ordered by ctl_'s CASes
-        std::uint32_t i = w_.claimed_clause();
         clause_ref& r = refs_[i];
         if (r.vt->hands_off(r.obj)) return done({i, w_.result()});
         status s = r.vt->try_now(r.obj);  // buffered: the claim invites a retry of clause i

@@ -201,6 +201,11 @@ void race_alt_with_otherwise(std::size_t capacity) {
   const long n = sluice_test::scaled(1000000);
   channel<long> a(capacity);
   channel<long> done(1);
+  // The producer first: a consumer whose every wait times out before it suspends (1 µs, under
+  // a sanitizer) never gives this thread back.
+  std::thread producer([&] {
+    for (long i = 0; i < n; ++i) ASSERT_EQ(a.send(i), status::ok);
+  });
   [](channel<long> a, channel<long> done, long n) -> detached {
     long count = 0, sum = 0, idle = 0;
     while (count < n) {
@@ -213,9 +218,6 @@ void race_alt_with_otherwise(std::size_t capacity) {
     }
     (void)done.try_send(sum);
   }(a, done, n);
-  std::thread producer([&] {
-    for (long i = 0; i < n; ++i) ASSERT_EQ(a.send(i), status::ok);
-  });
   producer.join();
   auto r = done.recv_for(120s);
   ASSERT_TRUE(r);

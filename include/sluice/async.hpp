@@ -248,10 +248,10 @@ struct op_canceller {
 // The suspension shared by the native awaiters: start the op, suspend unless it is done.
 class native_wait {
  protected:
-  bool suspend(std::coroutine_handle<> h) {
+  bool suspend(std::coroutine_handle<> h, bool tried) {
     op_.set_handle(h);
     if (stop_.stop_possible()) cb_.emplace(stop_, op_canceller{&op_});
-    return !op_.start();
+    return !op_.start(tried);
   }
   void resumed() noexcept { cb_.reset(); }  // waits out a stop callback running elsewhere
 
@@ -285,7 +285,7 @@ class single_awaiter : native_wait {
     ref_ = clause_ref{clause_access::erased(c_), clause_access::vtable<Clause>(), 0};
     op_.setup(&ref_, &offer_, &order_, 1, false, d_);
     started_ = true;
-    return suspend(h);
+    return suspend(h, true);  // await_ready tried
   }
   auto await_resume() {
     if (started_) {
@@ -332,7 +332,7 @@ class alt_awaiter : native_wait {
   bool await_suspend(std::coroutine_handle<> h) {
     set_.setup(op_, fair_);
     started_ = true;
-    return suspend(h);
+    return suspend(h, false);
   }
   alt_result await_resume() {
     if (started_) {
@@ -452,6 +452,10 @@ class asio_op final : public async_op {
       }
     }
     allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());
+    // Our own work count until post() has returned: the handler may run, release the op's
+    // work and let io_context::run() return (and the io_context be destroyed) while post()
+    // is still signalling the io_context's thread from here.
+    asio::executor_work_guard<executor_type> hold(ex);
     asio::post(ex, asio::bind_allocator(alloc, [this] { run(); }));
   }
   static void run_node(handoff_node* n) noexcept { static_cast<asio_op*>(n->ctx)->run(); }

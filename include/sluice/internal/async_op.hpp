@@ -78,8 +78,8 @@ class async_op {
   // Run until the operation is done or must wait. True: done now, pick() is the outcome and
   // complete() is never called. False: complete() will be called exactly once, later, on the
   // thread that finishes the operation (a counterpart's, the timer's, or a cancelling one).
-  // Must not be called again for the same op.
-  bool start();
+  // Must not be called again for the same op. `tried`: the caller has just tried every clause.
+  bool start(bool tried = false);
 
   // Give up unless a clause has already committed; any thread, any time from setup() until
   // the op completes (the caller keeps it from racing the op's destruction), idempotent. A cancelled op completes with {SIZE_MAX, cancelled}.
@@ -100,7 +100,7 @@ class async_op {
   bool drive(bool starting) noexcept;
   bool step() noexcept;
   bool publish() noexcept;
-  void withdraw() noexcept;
+  void withdraw(std::uint32_t claimed) noexcept;  // every offer but the claimed clause's
   bool done(alt_pick p) noexcept;
   void arm_timer();
   void disarm_timer() noexcept;
