@@ -8,7 +8,8 @@ it runs the programs it finds in --bin.
 
 Programs (each skipped with a message when it is not built):
   async_sluice      sluice (impls "sluice-native" and "sluice-asio"), when it exists
-  async_gobench     Go (bench/async/go; tools/bench builds it)
+  async_gobench     Go (bench/async/go; tools/bench builds it): "go" with GOMAXPROCS = all
+                    CPUs, then "go-1p" with GOMAXPROCS = 1 (the C++ peers use one thread)
   async_asio_peer   Boost.Asio 1.81 experimental::concurrent_channel, use_awaitable
   async_fiber_peer  Boost.Fiber 1.81 channels
 
@@ -41,12 +42,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-PROGRAMS = ["async_sluice", "async_gobench", "async_asio_peer", "async_fiber_peer"]
+# (program, extra arguments): a program may run more than once, under another impl name.
+PROGRAMS = [("async_sluice", []), ("async_gobench", []), ("async_gobench", ["--procs", "1", "--impl", "go-1p"]),
+            ("async_asio_peer", []), ("async_fiber_peer", [])]
 ASYNC = ["pingpong", "pingpong_cb", "buffered", "ring", "fanin", "select2"]
 SHAPES = ["spsc", "mpsc", "mpmc", "select_rx"]
-IMPLS = ["sluice-native", "sluice-asio", "go", "asio-channel", "boost-fiber"]
+IMPLS = ["sluice-native", "sluice-asio", "go", "go-1p", "asio-channel", "boost-fiber"]
 SLUICE = ["sluice-native", "sluice-asio"]
-RATIO_PEERS = [("go", "go"), ("asio-channel", "asio")]
+RATIO_PEERS = [("go", "go"), ("go-1p", "go-1p"), ("asio-channel", "asio")]
 
 
 def sh(cmd):
@@ -74,19 +77,21 @@ def meta(args):
 
 
 def found_programs(bin_dir):
-    progs = []
-    for p in PROGRAMS:
+    """The programs built in bin_dir, as (path, extra arguments); and the names not built."""
+    progs, skipped = [], []
+    for p, extra in PROGRAMS:
         path = os.path.join(bin_dir, p)
         if os.access(path, os.X_OK):
-            progs.append(path)
-        else:
+            progs.append((path, extra))
+        elif p not in skipped:
+            skipped.append(p)
             sys.stderr.write("run.py: skipping %s: not built in %s\n" % (p, bin_dir))
-    return progs
+    return progs, skipped
 
 
-def run_program(path, workload, repeat, scale, timeout):
+def run_program(path, extra, workload, repeat, scale, timeout):
     """Runs one program on one workload; returns (lines as dicts, failed)."""
-    cmd = [path, "--only", workload, "--repeat", str(repeat), "--scale", repr(scale)]
+    cmd = [path, "--only", workload, "--repeat", str(repeat), "--scale", repr(scale)] + extra
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True, cwd=ROOT)
     try:
@@ -141,10 +146,10 @@ def run_pass(progs, workloads, args, scale, tag, sink):
     """Every program on every workload, alternating workload by workload; returns failures."""
     failures = []
     for w in workloads:
-        for path in progs:
-            name = os.path.basename(path)
+        for path, extra in progs:
+            name = " ".join([os.path.basename(path)] + extra)
             sys.stderr.write("run.py: %s %s%s\n" % (name, w, " (load %s)" % tag if tag else ""))
-            lines, failed = run_program(path, w, args.repeat, scale, args.timeout)
+            lines, failed = run_program(path, extra, w, args.repeat, scale, args.timeout)
             for r in lines:
                 if tag:
                     r["load"] = tag
@@ -255,8 +260,7 @@ def main():
     args = ap.parse_args()
     only = [w for w in args.only.split(",") if w]
     workloads = only or ASYNC + SHAPES
-    progs = found_programs(args.bin)
-    skipped = [p for p in PROGRAMS if os.path.join(args.bin, p) not in progs]
+    progs, skipped = found_programs(args.bin)
     out = open(args.out, "a") if args.out else None
     results = []
 

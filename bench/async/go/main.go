@@ -13,6 +13,7 @@
 //	--messages N   use N for every workload instead of its default
 //	--repeat K     run each cell K times (one line each)
 //	--procs P      GOMAXPROCS (default: all CPUs); pingpong always runs with 1
+//	--impl NAME    the lines' "impl" (default "go"; run.py names its --procs 1 run "go-1p")
 package main
 
 import (
@@ -72,7 +73,7 @@ func count(c cell, messages uint64, scale float64) uint64 {
 	return n
 }
 
-func measure(c cell, n uint64, procs int) result {
+func measure(impl string, c cell, n uint64, procs int) result {
 	if c.procs != 0 {
 		procs = c.procs
 	}
@@ -81,7 +82,7 @@ func measure(c cell, n uint64, procs int) result {
 	runtime.GC() // start each cell from a collected heap
 	ok, d := c.f(c.capName, n, c.tasks)
 	s := d.Seconds()
-	return result{"go", c.note, c.workload, c.capName, c.tasks, procs, n, s, s * 1e9 / float64(n), ok}
+	return result{impl, c.note, c.workload, c.capName, c.tasks, procs, n, s, s * 1e9 / float64(n), ok}
 }
 
 func main() {
@@ -90,6 +91,7 @@ func main() {
 	messages := flag.Uint64("messages", 0, "messages (hops, pairs, selects) per cell; 0: each workload's default")
 	repeat := flag.Int("repeat", 1, "runs of each cell")
 	procs := flag.Int("procs", runtime.NumCPU(), "GOMAXPROCS (pingpong always uses 1)")
+	impl := flag.String("impl", "go", "the name on the lines")
 	flag.Parse()
 	enc := json.NewEncoder(os.Stdout)
 	failed := false
@@ -98,13 +100,13 @@ func main() {
 			continue
 		}
 		for r := 0; r < *repeat; r++ {
-			res := measure(c, count(c, *messages, *scale), *procs)
+			res := measure(*impl, c, count(c, *messages, *scale), *procs)
 			enc.Encode(res)
 			status := ""
 			if !res.Ok {
 				status, failed = "  CHECK FAILED", true
 			}
-			fmt.Fprintf(os.Stderr, "  go %-10s %-8s %9.1f ns/op%s\n", c.workload, c.capName, res.NsPerOp, status)
+			fmt.Fprintf(os.Stderr, "  %s %-11s %-8s %9.1f ns/op%s\n", *impl, c.workload, c.capName, res.NsPerOp, status)
 		}
 	}
 	if failed {
