@@ -61,6 +61,19 @@ def sh(cmd):
         return "unknown"
 
 
+def cpu_busy(seconds=1.0):
+    """The share of all CPUs' time spent busy over the next `seconds` (from /proc/stat), as a
+    percentage: a shared machine's other work before the run, recorded with the results."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:6]]  # user nice system idle iowait
+        return sum(v), v[3] + v[4]
+    t0, i0 = sample()
+    time.sleep(seconds)
+    t1, i1 = sample()
+    return round(100.0 * (1 - (i1 - i0) / max(t1 - t0, 1)), 1)
+
+
 def meta(args):
     cpu = "unknown"
     with open("/proc/cpuinfo") as f:
@@ -73,7 +86,8 @@ def meta(args):
         "compiler": sh(["c++", "--version"]), "go": sh(["go", "version"]),
         "commit": sh(["git", "rev-parse", "--short", "HEAD"]),
         "date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
-        "repeats": args.repeat, "scale": args.scale, "load": args.load, "load_scale": args.load_scale}}
+        "repeats": args.repeat, "scale": args.scale, "load": args.load, "load_scale": args.load_scale,
+        "cpu_busy_before_percent": cpu_busy()}}
 
 
 def found_programs(bin_dir):
@@ -233,7 +247,8 @@ def table(med, meta_line, skipped, failures, threads):
     m = meta_line["meta"]
     lines = ["Async benchmark: ns per operation (message, pair, hop or select), median of %d run(s); "
              "ratio < 1: sluice faster." % m["repeats"],
-             "", "Machine: %s; %s; %s; commit %s, %s." % (m["machine"], m["compiler"], m["go"], m["commit"], m["date"]),
+             "", "Machine: %s; %s; %s; commit %s, %s; CPUs %s%% busy just before." % (
+                 m["machine"], m["compiler"], m["go"], m["commit"], m["date"], m["cpu_busy_before_percent"]),
              ""]
     lines += section(med, "", impls, ratios)
     for load in sorted({l for (l, _, _) in med if l}):
