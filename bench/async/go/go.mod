@@ -1,0 +1,3 @@
+module sluice/bench/async/go
+
+go 1.19
