@@ -61,9 +61,10 @@ struct cell {
 
 void print(const cell& c) {
   std::printf(
-      "{\"impl\": \"%s\", \"workload\": \"%s\", \"cap\": \"%s\", \"tasks\": %ld, \"messages\": %ld, \"seconds\": %.6f, "
-      "\"ns_per_op\": %.2f, \"allocs_per_op\": %.4f, \"ok\": %s}\n",
-      c.impl, c.workload.c_str(), c.cap.c_str(), c.tasks, c.messages, c.seconds, c.seconds * 1e9 / double(c.messages),
+      "{\"impl\": \"%s\", \"note\": \"%s\", \"workload\": \"%s\", \"cap\": \"%s\", \"tasks\": %ld, \"procs\": 1, "
+      "\"messages\": %ld, \"seconds\": %.6f, \"ns_per_op\": %.2f, \"allocs_per_op\": %.4f, \"ok\": %s}\n",
+      c.impl, std::strcmp(c.impl, "sluice-native") == 0 ? "native awaitables, one thread" : "use_awaitable, one-thread io_context",
+      c.workload.c_str(), c.cap.c_str(), c.tasks, c.messages, c.seconds, c.seconds * 1e9 / double(c.messages),
       double(c.allocs) / double(c.messages), c.ok ? "true" : "false");
   std::fflush(stdout);
 }
@@ -124,14 +125,16 @@ bool native_buffered(long n) {
   return sum == expected(n);
 }
 
+// As the peers: each iteration sends on one of two capacity-1 channels (alternating), then
+// selects over both.
 bool native_select2(long n) {
   channel<long> a(1), b(1);
   long sum = 0;
   [](channel<long> a, channel<long> b, long n, long& sum) -> detached {
+    auto take = [&](long v) { sum += v; };
     for (long i = 0; i < n; ++i) {
-      (void)co_await a.async_send(i);
-      co_await sluice::async_pri_alt(sluice::on_recv(b, [&](long v) { sum -= v; }),
-                                     sluice::on_recv(a, [&](long v) { sum += v; }));
+      (void)co_await (i % 2 ? b : a).async_send(i);
+      co_await sluice::async_alt(sluice::on_recv(a, take), sluice::on_recv(b, take));
     }
   }(a, b, n, sum);
   return sum == expected(n);
@@ -286,11 +289,18 @@ bool want(const std::vector<std::string>& only, const std::string& w) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  long scale_n = 1000000;
+  double scale = 1.0;
+  long fixed = 0;  // --messages: N for every cell
+  int repeat = 1;
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--messages") && i + 1 < argc) scale_n = std::atol(argv[++i]);
-    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) {
+    if (!std::strcmp(argv[i], "--messages") && i + 1 < argc) {
+      fixed = std::atol(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--scale") && i + 1 < argc) {
+      scale = std::atof(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) {
+      repeat = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) {
       std::string s = argv[++i];
       for (std::size_t p = 0; p <= s.size();) {
         std::size_t q = s.find(',', p);
@@ -298,44 +308,65 @@ int main(int argc, char** argv) {
         only.push_back(s.substr(p, q - p));
         p = q + 1;
       }
+    } else {
+      std::fprintf(stderr, "usage: async_sluice [--only W,...] [--scale F] [--messages N] [--repeat K]\n");
+      return 2;
     }
   }
-  const long n = scale_n;
+  // The workloads' default N, as the peers (bench/async/README.md).
+  auto count = [&](long dflt) {
+    long v = fixed > 0 ? fixed : static_cast<long>(static_cast<double>(dflt) * scale);
+    return v < 8 ? 8 : v;
+  };
+  bool all_ok = true;
+  auto emit = [&](const cell& c) {
+    all_ok = all_ok && c.ok;
+    print(c);
+  };
   const char* nat = "sluice-native";
   const char* as = "sluice-asio";
-  if (want(only, "pingpong")) {
-    print(measure(nat, "pingpong", "cap0", 2, n, [&] { return native_pingpong(n); }));
-    print(measure(as, "pingpong", "cap0", 2, n, [&] { return asio_shape(1, 1, 0, n); }));
-  }
-  if (want(only, "buffered")) {
-    print(measure(nat, "buffered", "cap1", 1, n, [&] { return native_buffered(n); }));
-    print(measure(as, "buffered", "cap1", 1, n, [&] { return asio_buffered(n); }));
-  }
-  if (want(only, "select2")) print(measure(nat, "select2", "cap1", 1, n, [&] { return native_select2(n); }));
-  if (want(only, "ring")) {
-    print(measure(nat, "ring", "cap0", 10000, n, [&] { return native_ring(10000, n); }));
-    print(measure(as, "ring", "cap0", 10000, n, [&] { return asio_ring(10000, n); }));
-  }
-  if (want(only, "fanin")) {
-    long m = 10 * n;
-    print(measure(nat, "fanin", "cap1024", 10001, m, [&] { return native_shape(10000, 1, 1024, m); }));
-    print(measure(as, "fanin", "cap1024", 10001, m, [&] { return asio_shape(10000, 1, 1024, m); }));
-  }
-  for (const char* cap : {"cap0", "cap1", "capN"}) {
-    std::size_t c = capacity(cap, n);
-    if (want(only, "spsc")) {
-      print(measure(nat, "spsc", cap, 2, n, [&] { return native_shape(1, 1, c, n); }));
-      print(measure(as, "spsc", cap, 2, n, [&] { return asio_shape(1, 1, c, n); }));
+  for (int r = 0; r < repeat; ++r) {
+    if (want(only, "pingpong")) {
+      long n = count(1000000);
+      emit(measure(nat, "pingpong", "cap0", 2, n, [&] { return native_pingpong(n); }));
+      emit(measure(as, "pingpong", "cap0", 2, n, [&] { return asio_shape(1, 1, 0, n); }));
     }
-    if (want(only, "mpsc")) {
-      print(measure(nat, "mpsc", cap, 5, n, [&] { return native_shape(4, 1, c, n); }));
-      print(measure(as, "mpsc", cap, 5, n, [&] { return asio_shape(4, 1, c, n); }));
+    if (want(only, "buffered")) {
+      long n = count(10000000);
+      emit(measure(nat, "buffered", "cap1", 1, n, [&] { return native_buffered(n); }));
+      emit(measure(as, "buffered", "cap1", 1, n, [&] { return asio_buffered(n); }));
     }
-    if (want(only, "mpmc")) {
-      print(measure(nat, "mpmc", cap, 8, n, [&] { return native_shape(4, 4, c, n); }));
-      print(measure(as, "mpmc", cap, 8, n, [&] { return asio_shape(4, 4, c, n); }));
+    if (want(only, "select2")) {
+      long n = count(10000000);
+      emit(measure(nat, "select2", "cap1", 1, n, [&] { return native_select2(n); }));
     }
-    if (want(only, "select_rx")) print(measure(nat, "select_rx", cap, 5, n, [&] { return native_select_rx(c, n); }));
+    if (want(only, "ring")) {
+      long n = count(1000000);
+      emit(measure(nat, "ring", "cap0", 10000, n, [&] { return native_ring(10000, n); }));
+      emit(measure(as, "ring", "cap0", 10000, n, [&] { return asio_ring(10000, n); }));
+    }
+    if (want(only, "fanin")) {
+      long n = count(10000000);
+      emit(measure(nat, "fanin", "cap1024", 10001, n, [&] { return native_shape(10000, 1, 1024, n); }));
+      emit(measure(as, "fanin", "cap1024", 10001, n, [&] { return asio_shape(10000, 1, 1024, n); }));
+    }
+    for (const char* cap : {"cap0", "cap1", "capN"}) {
+      long n = count(1000000);
+      std::size_t c = capacity(cap, n);
+      if (want(only, "spsc")) {
+        emit(measure(nat, "spsc", cap, 2, n, [&] { return native_shape(1, 1, c, n); }));
+        emit(measure(as, "spsc", cap, 2, n, [&] { return asio_shape(1, 1, c, n); }));
+      }
+      if (want(only, "mpsc")) {
+        emit(measure(nat, "mpsc", cap, 5, n, [&] { return native_shape(4, 1, c, n); }));
+        emit(measure(as, "mpsc", cap, 5, n, [&] { return asio_shape(4, 1, c, n); }));
+      }
+      if (want(only, "mpmc")) {
+        emit(measure(nat, "mpmc", cap, 8, n, [&] { return native_shape(4, 4, c, n); }));
+        emit(measure(as, "mpmc", cap, 8, n, [&] { return asio_shape(4, 4, c, n); }));
+      }
+      if (want(only, "select_rx")) emit(measure(nat, "select_rx", cap, 5, n, [&] { return native_select_rx(c, n); }));
+    }
   }
-  return 0;
+  return all_ok ? 0 : 1;
 }
