@@ -77,8 +77,10 @@ class timer_queue {
       }
       async_timer* t = heap_.front();
       if (t->due > clock::now()) {
-        sleeping_until_ = t->due;
-        cv_.wait_until(lk, t->due);
+        // A copy: wait_until reads its time point after unlocking, when t may be disarmed and gone.
+        const clock::time_point due = t->due;
+        sleeping_until_ = due;
+        cv_.wait_until(lk, due);
         continue;
       }
       sleeping_until_ = clock::time_point::min();  // awake: arm() need not wake us
