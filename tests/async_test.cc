@@ -304,7 +304,7 @@ TEST(AsyncNative, ThreadsAndCoroutinesShareAChannel) {
 
 TEST(AsyncNative, LongHandOffChainsDoNotGrowTheStack) {
   constexpr int ring = 100;
-  const long hops = sluice_test::scaled(1000000);
+  const long hops = 1000000;  // not scaled: the issue asks for 10^6 steps under ASan (well under a second)
   std::vector<channel<long>> links(ring);
   std::uintptr_t lo = UINTPTR_MAX, hi = 0;
   long last = -1;
