@@ -9,7 +9,7 @@
 //     must wait releases `running` with a CAS that fails if a kick arrived meanwhile; then it
 //     consumes the kick and steps again. So no event is lost and no two threads drive.
 //   - Events are bits set in `ctl_` by one RMW, which is the event source's last touch of the
-//     op: a counterpart's claim sets `unparked` (from the waiter's wake hook, after it moved the
+//     op unless it finds the op idle and becomes its driver: a counterpart's claim sets `unparked` (from the waiter's wake hook, after it moved the
 //     value: the same moment a thread would be unparked), a cancellation sets `cancelled`.
 //     The deadline's timer kicks without a bit (the driver reads the clock); disarming takes
 //     the timer off its queue or waits out a fire in progress, so a timer never touches a
@@ -115,16 +115,21 @@ void async_op::setup(clause_ref* refs, offer* offers, std::uint32_t* order, std:
   n_ = n;
   d_ = d;
   alt_order(order, n, fair);
+  started_ = true;
   w_.set_wake(&async_op::on_unpark, this);
   ctl_.store(running, std::memory_order_relaxed);  // unpublished: the owner drives start()
 }
 
-async_op::~async_op() {
-  // Normally done (complete() ran or start() returned true). A native awaiter's coroutine may
-  // be destroyed while suspended: then take the op back and withdraw its offers. (A claim that
-  // already committed is honoured by waiting for its unpark; its value dies with the frame.)
+async_op::~async_op() { abandon(); }
+
+void async_op::abandon() noexcept {
+  // Normally done (complete() ran, or start() returned true) or never started. A native
+  // awaiter's coroutine may be destroyed while suspended: then take the op back and withdraw
+  // its offers. (A claim that already committed is honoured by waiting for its unpark; its
+  // value dies with the frame. A completion already under way on another thread cannot be
+  // stopped: see async.hpp.)
+  if (!started_ || finished_) return;
   std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with the drivers' releases
-  if (published_ == 0 && !armed_) return;
   for (;;) {
     if (!(c & running) && ctl_.compare_exchange_weak(c, c | running, std::memory_order_acq_rel)) break;  // pairs with drive's release
     if (c & running) {
@@ -139,6 +144,7 @@ async_op::~async_op() {
     claimed = w_.claimed_clause();
   }
   withdraw(claimed);
+  finished_ = true;
 }
 
 void async_op::on_unpark(void* self) noexcept { static_cast<async_op*>(self)->kick(ev_unparked); }
@@ -168,6 +174,7 @@ bool async_op::start(bool tried) {
     status s = c.vt->try_now(c.obj);
     if (performed(s)) {
       pick_ = {order_[k], s};
+      finished_ = true;
       return true;
     }
   }
@@ -195,6 +202,7 @@ bool async_op::drive(bool starting) noexcept {
 bool async_op::done(alt_pick p) noexcept {
   pick_ = p;
   disarm_timer();
+  finished_ = true;
   return true;
 }
 

@@ -302,3 +302,26 @@ TEST(AsyncAsio, DeferredAltOwnsItsValues) {
 }
 
 }  // namespace
+
+namespace {
+
+// An Asio alternation copies an lvalue it sends when it is made: a later change to the
+// variable (or its end) does not reach the value sent.
+TEST(AsyncAsio, AltSendsTheLvalueAsItWasAtTheCall) {
+  asio::io_context io(1);
+  channel<int> ch(1);
+  ASSERT_EQ(ch.send(0), status::ok);  // full: the send clause waits
+  status got = status::closed;
+  {
+    int v = 1;
+    sluice::async_alt(asio::bind_executor(io, [&](boost::system::error_code, sluice::alt_result a) { got = a.status; }),
+                      sluice::on_send(ch, v));
+    v = 2;
+  }
+  EXPECT_EQ(ch.recv().value(), 0);  // room: the waiting send goes in
+  io.run();
+  EXPECT_EQ(got, status::ok);
+  EXPECT_EQ(ch.recv().value(), 1);
+}
+
+}  // namespace

@@ -115,6 +115,12 @@ class send_core {
   void own() {
     if (!owned_ && !copy_) owned_.emplace(std::move(*ptr_));
   }
+  // For an operation that outlives the caller's expression (an Asio alternation): own the
+  // value outright; an lvalue's copy, made when the clause was, is what will be sent.
+  void own_value() {
+    own();
+    copy_ = false;
+  }
   // A copy that cannot throw is made where the value is offered (current); one that can is
   // made before each round of a dynamic alternation (refresh), never once it has started.
   static constexpr bool nothrow_copy = std::is_nothrow_copy_constructible_v<T>;
@@ -197,6 +203,7 @@ class recv_clause : private internal::recv_core<T>, public internal::guarded<rec
 
   void* erased() noexcept { return static_cast<base*>(this); }
   void own() {}  // nothing borrowed but the channel handle (alternation keeps a copy)
+  void own_value() {}
   bool needs_refresh() const noexcept { return false; }
   void refresh() {}
 

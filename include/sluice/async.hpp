@@ -5,7 +5,7 @@
 // operation), so every guarantee of channel.hpp and alt.hpp holds across blocking calls,
 // native awaitables and Asio operations on any executors.
 //
-// Native awaitables (any C++20 coroutine type; no allocation, except one for a timed wait):
+// Native awaitables (any C++20 coroutine type; no allocation, a timed wait included):
 //   status s = co_await ch.async_send(v);             ok | closed
 //   recv_result<T> r = co_await ch.async_recv();      ok | closed
 //   co_await ch.async_send_for(v, 10ms);              ok | timeout | closed  (async_recv_for(d) too)
@@ -17,8 +17,12 @@
 //   to an rvalue being sent (moved from only if the send commits, as with send()).
 //   Resumption: on the thread that completes the operation (the counterpart's, the timer
 //   thread for a timeout, the thread that requested the stop), through that thread's hand-off
-//   queue: the resumed coroutine runs right after the completing thread's current step, never
+//   queue: at once, inside the completing call (a thread's send or close, request_stop), when
+//   that thread is not already running hand-offs; else right after the current one. Never
 //   nested inside another resumption (constant stack depth for any chain of hand-offs).
+//   Destroying a coroutine while it is suspended in a native awaitable withdraws its offers
+//   only if no other thread is completing the operation at that moment; otherwise it is
+//   undefined, as for any awaitable whose operation is in flight.
 //
 // Boost.Asio completion tokens (use_awaitable, deferred, use_future, callbacks, as_tuple...):
 //   ch.async_send(v, token)            void(boost::system::error_code, status)
@@ -39,7 +43,8 @@
 //   operations with operator|| or parallel_group is not: both may commit, and the loser's
 //   value is thrown away (tests/async_asio_test.cc shows it).
 //   Handlers of alternation clauses run on the completion's executor before the completion
-//   handler; an exception from one propagates out of the executor's run().
+//   handler; an exception from one (or from the completion handler) propagates out of the
+//   executor's run(). A cancellation's completion always goes through post().
 #pragma once
 
 #include <array>
@@ -86,7 +91,7 @@ struct clause_access {
   template <class Cl>
   static constexpr const clause_vtable* vtable() noexcept { return &Cl::vtable; }
   template <class Cl>
-  static void own(Cl& c) { c.own(); }
+  static void own(Cl& c) { c.own_value(); }
   template <class Cl>
   static auto& handle(Cl& c) noexcept { return c.handle_; }
   template <class T, class F>
@@ -160,7 +165,7 @@ class clause_set {
   static_assert(n_other <= 1, "an alternation takes at most one otherwise clause");
   static constexpr std::size_t cap = sizeof...(C) - n_other > 0 ? sizeof...(C) - n_other : 1;
 
-  explicit clause_set(C&&... cs) : cs_(held_clause<C>(std::move(cs))...) {}
+  explicit clause_set(C... cs) : cs_(held_clause<C>(std::move(cs))...) {}
   clause_set(clause_set&& o) : cs_(std::move(o.cs_)) {}  // before collect(): the arrays are filled there
 
   // Keep every channel alive and own every value (an operation that outlives its expression).
@@ -170,6 +175,8 @@ class clause_set {
 
   // Gather the enabled clauses, once the set sits where it stays until the operation ends.
   void collect() {
+    n_ = 0;
+    other_ = npos;
     auto visit = [&](auto& h, std::size_t arg) {
       using Cl = std::remove_cvref_t<decltype(h.c)>;
       if constexpr (is_otherwise<Cl>::value) {
@@ -267,6 +274,7 @@ class single_awaiter : native_wait {
  public:
   single_awaiter(Clause c, internal::deadline d, std::stop_token st)
       : native_wait(std::move(st)), c_(std::move(c)), d_(d) {}
+  ~single_awaiter() { op_.abandon(); }  // before the clause goes (see async_op::abandon)
 
   bool await_ready() {
     s_ = clause_access::vtable<Clause>()->try_now(clause_access::erased(c_));
@@ -314,8 +322,9 @@ class single_awaiter : native_wait {
 template <class... C>
 class alt_awaiter : native_wait {
  public:
-  alt_awaiter(bool fair, std::stop_token st, C&&... cs)
+  alt_awaiter(bool fair, std::stop_token st, C... cs)
       : native_wait(std::move(st)), set_(std::move(cs)...), fair_(fair) {}
+  ~alt_awaiter() { op_.abandon(); }  // before the clauses go (see async_op::abandon)
 
   bool await_ready() {
     set_.collect();
@@ -422,11 +431,11 @@ class asio_op final : public async_op {
   };
 
   void begin() {
-    payload_.prepare(*this);
-    slot_ = asio::get_associated_cancellation_slot(handler_);
-    if (slot_.is_connected()) slot_.template emplace<canceller>(canceller{this});
     bool now;
     try {
+      payload_.prepare(*this);
+      slot_ = asio::get_associated_cancellation_slot(handler_);
+      if (slot_.is_connected()) slot_.template emplace<canceller>(canceller{this});
       now = this->start();
     } catch (...) {
       if (slot_.is_connected()) slot_.clear();
@@ -444,7 +453,7 @@ class asio_op final : public async_op {
     node_.run = &asio_op::run_node;
     node_.ctx = this;
     executor_type ex = work_.get_executor();
-    if (runs_here(ex)) {
+    if (runs_here(ex) && this->pick().st != status::cancelled) {
       if (handoff_if_active(&node_, runnext_limit)) return;
       if (!immediate && !handoff_active()) {
         handoff(&node_);  // start this thread's drain: the handler runs now, as dispatch would
@@ -458,7 +467,17 @@ class asio_op final : public async_op {
     asio::executor_work_guard<executor_type> hold(ex);
     asio::post(ex, asio::bind_allocator(alloc, [this] { run(); }));
   }
-  static void run_node(handoff_node* n) noexcept { static_cast<asio_op*>(n->ctx)->run(); }
+  // A hand-off runs on the executor's thread but outside its run() loop's handler call: an
+  // exception is carried out of run() by a posted rethrow, as if the handler had been posted.
+  static void run_node(handoff_node* n) noexcept {
+    auto* op = static_cast<asio_op*>(n->ctx);
+    executor_type ex = op->work_.get_executor();
+    try {
+      op->run();
+    } catch (...) {
+      asio::post(ex, [e = std::current_exception()] { std::rethrow_exception(e); });
+    }
+  }
 
   void run() {
     if (slot_.is_connected()) slot_.clear();
@@ -651,20 +670,20 @@ auto channel<T>::async_recv_for(std::chrono::duration<Rep, Period> timeout, Toke
 // rules as pri_alt / fair_alt; handlers run in the resumed coroutine.
 template <internal::alt_clause... C>
 auto async_alt(C&&... clauses) {
-  return internal::alt_awaiter<std::remove_cvref_t<C>...>(true, {}, std::move(clauses)...);
+  return internal::alt_awaiter<std::remove_cvref_t<C>...>(true, {}, std::forward<C>(clauses)...);
 }
 template <internal::alt_clause... C>
 auto async_alt(std::stop_token stop, C&&... clauses) {
-  return internal::alt_awaiter<std::remove_cvref_t<C>...>(true, std::move(stop), std::move(clauses)...);
+  return internal::alt_awaiter<std::remove_cvref_t<C>...>(true, std::move(stop), std::forward<C>(clauses)...);
 }
 // co_await async_pri_alt(clauses...): the first ready clause in the order given.
 template <internal::alt_clause... C>
 auto async_pri_alt(C&&... clauses) {
-  return internal::alt_awaiter<std::remove_cvref_t<C>...>(false, {}, std::move(clauses)...);
+  return internal::alt_awaiter<std::remove_cvref_t<C>...>(false, {}, std::forward<C>(clauses)...);
 }
 template <internal::alt_clause... C>
 auto async_pri_alt(std::stop_token stop, C&&... clauses) {
-  return internal::alt_awaiter<std::remove_cvref_t<C>...>(false, std::move(stop), std::move(clauses)...);
+  return internal::alt_awaiter<std::remove_cvref_t<C>...>(false, std::move(stop), std::forward<C>(clauses)...);
 }
 
 // async_alt(token, clauses...): void(boost::system::error_code, alt_result).
@@ -672,7 +691,7 @@ namespace internal {
 template <class Token, class... C>
 auto initiate_alt(bool fair, Token&& token, C&&... clauses) {
   using P = alt_payload<std::remove_cvref_t<C>...>;
-  clause_set<std::remove_cvref_t<C>...> set(std::move(clauses)...);
+  clause_set<std::remove_cvref_t<C>...> set(std::forward<C>(clauses)...);
   set.own();  // now, while the caller's values and channels surely exist (a deferred token waits)
   return boost::asio::async_initiate<Token, void(boost::system::error_code, alt_result)>(
       initiate<P, void(boost::system::error_code, alt_result)>{}, token, fair, std::move(set));
@@ -682,12 +701,12 @@ auto initiate_alt(bool fair, Token&& token, C&&... clauses) {
 template <class Token, internal::alt_clause... C>
   requires(!internal::alt_clause<Token> && internal::not_stop_token<Token>)
 auto async_alt(Token&& token, C&&... clauses) {
-  return internal::initiate_alt(true, std::forward<Token>(token), std::move(clauses)...);
+  return internal::initiate_alt(true, std::forward<Token>(token), std::forward<C>(clauses)...);
 }
 template <class Token, internal::alt_clause... C>
   requires(!internal::alt_clause<Token> && internal::not_stop_token<Token>)
 auto async_pri_alt(Token&& token, C&&... clauses) {
-  return internal::initiate_alt(false, std::forward<Token>(token), std::move(clauses)...);
+  return internal::initiate_alt(false, std::forward<Token>(token), std::forward<C>(clauses)...);
 }
 
 }  // namespace sluice

@@ -85,6 +85,10 @@ class async_op {
   // the op completes (the caller keeps it from racing the op's destruction), idempotent. A cancelled op completes with {SIZE_MAX, cancelled}.
   void cancel() noexcept;
 
+  // The owner gives the op up before it finished (a coroutine destroyed while suspended):
+  // withdraw its offers, disarm its timer. A no-op once done or if never started.
+  void abandon() noexcept;
+
   // The outcome; valid once start() returned true or complete() was called.
   const alt_pick& pick() const noexcept { return pick_; }
 
@@ -116,6 +120,8 @@ class async_op {
   std::size_t n_ = 0;
   std::size_t published_ = 0;
   bool saw_ready_ = false;
+  bool started_ = false;   // setup() ran
+  bool finished_ = false;  // done, or abandoned
   deadline d_ = deadline::never();
   backoff contention_;
   alt_pick pick_{static_cast<std::size_t>(-1), status::empty};
