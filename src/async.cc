@@ -157,8 +157,8 @@ void async_op::kick(std::uint32_t events) noexcept {
     if (c & running) {
       // acq_rel: release publishes the event's cause (the moved value) to the driver, which
       // acquires ctl_ in step() or when its release CAS fails.
-      if (ctl_.compare_exchange_weak(c, c | kicked | events, std::memory_order_acq_rel)) return;
-    } else if (ctl_.compare_exchange_weak(c, c | running | events, std::memory_order_acq_rel)) {
+      if (ctl_.compare_exchange_weak(c, c | kicked | events, std::memory_order_acq_rel)) return;  // release: to the driver's acquire
+    } else if (ctl_.compare_exchange_weak(c, c | running | events, std::memory_order_acq_rel)) {  // pairs with drive's release
       break;  // acquire: we see everything the last driver did
     }
   }
@@ -192,7 +192,7 @@ bool async_op::drive(bool starting) noexcept {
     for (;;) {
       if (c & kicked) {
         if (ctl_.compare_exchange_weak(c, c & ~kicked, std::memory_order_acq_rel)) break;  // consume: step again
-      } else if (ctl_.compare_exchange_weak(c, c & ~running, std::memory_order_acq_rel)) {
+      } else if (ctl_.compare_exchange_weak(c, c & ~running, std::memory_order_acq_rel)) {  // pairs with kick's acquire
         return false;  // release: the next driver sees our fields. Our last touch.
       }
     }
