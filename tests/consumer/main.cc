@@ -2,11 +2,47 @@
 #include <sluice/sluice.hpp>
 #include <sluice/server.hpp>  // also in the umbrella; named as a user would
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <atomic>
+#include <coroutine>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 #include <thread>
+
+// The smallest coroutine type: native awaitables need nothing more.
+struct task {
+  struct promise_type {
+    task get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+};
+
+// <sluice/async.hpp> (in the umbrella): a native coroutine and an Asio one on one channel.
+int async_forms() {
+  sluice::channel<int> ch;
+  int native = 0;
+  [](sluice::channel<int> c, int& got) -> task { got = (co_await c.async_recv()).value(); }(ch, native);
+  ch.send(5);  // completes the waiting native awaiter
+  if (native != 5) return 11;
+  boost::asio::io_context io(1);
+  int via_asio = 0;
+  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
+    via_asio = (co_await ch.async_recv(boost::asio::use_awaitable)).value();
+  }, boost::asio::detached);
+  std::thread sender([&] { ch.send(6); });
+  io.run();
+  sender.join();
+  return via_asio == 6 ? 0 : 12;
+}
 
 int main() {
   using namespace std::chrono_literals;
@@ -62,6 +98,7 @@ int main() {
                                        const std::vector<std::string>&, const std::vector<std::string>&) {});
   watch.cancel();
   if (!mp::up_nodes().empty()) return 10;
+  if (int rc = async_forms()) return rc;
   std::puts("consumer: ok");
   return 0;
 }
