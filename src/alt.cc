@@ -146,8 +146,7 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
       std::uint32_t i = order[published];
       clause_ref& c = refs[i];
       offers[i] = offer{&w, i, c.vt->slot(c.obj)};
-      c.vt->enlist(c.obj, &offers[i]);
-      if (c.vt->ready(c.obj, &w)) {
+      if (c.vt->publish(c.obj, &offers[i], &w)) {
         saw_ready = true;
         ++published;
         break;

@@ -165,10 +165,8 @@ void async_op::kick(std::uint32_t events) noexcept {
   drive(false);
 }
 
-bool async_op::start(bool tried) {
-  // A first look without publishing anything (unless the caller just had one); then the
-  // deadline's timer, then the driven steps.
-  for (std::size_t k = 0; k < n_ && !tried; ++k) {
+bool async_op::try_ready() {
+  for (std::size_t k = 0; k < n_; ++k) {
     clause_ref& c = refs_[order_[k]];
     if (!c.vt->hint(c.obj)) continue;
     status s = c.vt->try_now(c.obj);
@@ -178,6 +176,13 @@ bool async_op::start(bool tried) {
       return true;
     }
   }
+  return false;
+}
+
+bool async_op::start(bool tried) {
+  // A first look without publishing anything (unless the caller just had one); then the
+  // deadline's timer, then the driven steps.
+  if (!tried && try_ready()) return true;
   if (!d_.is_never() && !d_.expired()) arm_timer();
   return drive(true);
 }
@@ -213,9 +218,9 @@ bool async_op::publish() noexcept {
     std::uint32_t i = order_[published_];
     clause_ref& c = refs_[i];
     offers_[i] = offer{&w_, i, c.vt->slot(c.obj)};
-    c.vt->enlist(c.obj, &offers_[i]);
+    bool ready = c.vt->publish(c.obj, &offers_[i], &w_);
     ++published_;
-    if (c.vt->ready(c.obj, &w_)) {
+    if (ready) {
       saw_ready_ = true;
       break;
     }
@@ -250,9 +255,9 @@ bool async_op::step() noexcept {
       std::uint32_t i = claimed ? w_.claimed_clause() : none32;
       withdraw(i);
       if (claimed) {
-        ctl_.fetch_and(~ev_unparked, std::memory_order_relaxed);  // driver-only bit clear; ordered by ctl_'s CASes
         clause_ref& r = refs_[i];
-        if (r.vt->hands_off(r.obj)) return done({i, w_.result()});
+        if (r.vt->hands_off(r.obj)) return done({i, w_.result()});  // ev_unparked stays: we are done
+        ctl_.fetch_and(~ev_unparked, std::memory_order_relaxed);  // driver-only bit clear; ordered by ctl_'s CASes
         status s = r.vt->try_now(r.obj);  // buffered: the claim invites a retry of clause i
         if (performed(s)) return done({i, s});
       } else if (saw_ready_) {

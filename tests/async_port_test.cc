@@ -1,10 +1,12 @@
 // port_co: a port whose body is a coroutine on an io_context, with an awaited mailbox
 // (selective receive as in port_async, no thread held while it waits).
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
 #include <sluice/async.hpp>
@@ -31,6 +33,11 @@ struct runner {
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
   std::thread t{[this] { io.run(); }};
   ~runner() {
+    // Let what the test's last step started on the io thread (a body's return, its port's
+    // death) finish before stopping: a handler posted now runs after those.
+    std::promise<void> drained;
+    asio::post(io, [&drained] { drained.set_value(); });
+    drained.get_future().wait_for(5s);
     work.reset();
     io.stop();
     t.join();

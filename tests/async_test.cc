@@ -4,6 +4,7 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
+#include <stdexcept>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -329,6 +330,63 @@ TEST(AsyncNative, LongHandOffChainsDoNotGrowTheStack) {
   EXPECT_EQ(last, hops);
   EXPECT_LT(hi - lo, 64u * 1024) << "the stack grew along the chain";
   for (auto& l : links) l.close();
+}
+
+// run_handoffs: a coroutine woken inside f runs after f returns (as a woken goroutine runs
+// after its waker yields), so a producer fills the buffer before its consumer resumes.
+TEST(AsyncNative, RunHandoffsResumesTheWokenAfterTheStep) {
+  channel<int> ch(100);
+  std::vector<int> got;
+  std::vector<int> seen_len;  // the buffer's length each time the consumer resumed
+  sluice::run_handoffs([&] {
+    [](channel<int> ch, std::vector<int>& got, std::vector<int>& seen_len) -> detached {
+      for (;;) {
+        auto r = co_await ch.async_recv();
+        if (!r) co_return;
+        seen_len.push_back(static_cast<int>(ch.size()));
+        got.push_back(*r);
+      }
+    }(ch, got, seen_len);
+    [](channel<int> ch) -> detached {
+      for (int i = 0; i < 100; ++i) EXPECT_EQ(co_await ch.async_send(i), status::ok);
+      ch.close();
+    }(ch);
+    EXPECT_TRUE(got.empty()) << "the consumer ran inside the producer's sends";
+  });
+  ASSERT_EQ(got.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(got[i], i);
+  // The first resumption (its op took value 0 when the first send woke it) found the other 99
+  // buffered: the producer ran to the end first.
+  EXPECT_EQ(seen_len.front(), 99);
+}
+
+// Without run_handoffs the completing call resumes the consumer at once (documented), and
+// inside a hand-off run_handoffs just calls f. An exception from f leaves after the drain.
+TEST(AsyncNative, RunHandoffsNestsAndPropagatesExceptions) {
+  channel<int> ch;
+  int inner_calls = 0;
+  bool resumed = false;
+  [](channel<int> ch, int& inner_calls, bool& resumed) -> detached {
+    (void)co_await ch.async_recv();
+    sluice::run_handoffs([&] { ++inner_calls; });  // in a hand-off now: called at once
+    resumed = true;
+  }(ch, inner_calls, resumed);
+  EXPECT_THROW(sluice::run_handoffs([&] {
+                 EXPECT_EQ(ch.send(1), status::ok);
+                 EXPECT_FALSE(resumed);
+                 throw std::runtime_error("after the send");
+               }),
+               std::runtime_error);
+  EXPECT_TRUE(resumed) << "the woken coroutine runs before the exception leaves";
+  EXPECT_EQ(inner_calls, 1);
+  // Not inside run_handoffs: the send resumes the receiver before it returns.
+  bool second = false;
+  [](channel<int> ch, bool& second) -> detached {
+    (void)co_await ch.async_recv();
+    second = true;
+  }(ch, second);
+  EXPECT_EQ(ch.send(2), status::ok);
+  EXPECT_TRUE(second);
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // Asio's concurrent_channel and Boost.Fiber in the peers). One JSON line per cell:
 //   {"impl", "workload", "cap", "tasks", "messages", "seconds", "ns_per_op", "allocs_per_op", "ok"}
 // impl "sluice-native": native awaitables in a minimal detached coroutine type, every task on
-// one thread (a woken task runs next on the waker's thread: the hand-off queue).
+// one thread, started inside sluice::run_handoffs (as goroutines start from Go's run loop: a
+// woken task runs on the waker's thread after the waker suspends: the hand-off queue).
 // impl "sluice-asio": the same through use_awaitable on a one-thread io_context.
 // Every cell checks what it moved (count and sum). allocs_per_op counts operator new calls.
 #include <atomic>
@@ -108,20 +109,24 @@ detached native_sum(channel<long> ch, long& sum, long& count) {
 bool native_pingpong(long n) {
   channel<long> ch;
   long sum = 0, count = 0;
-  native_sum(ch, sum, count);
-  native_send_range(ch, 0, n, [&] { ch.close(); });
+  sluice::run_handoffs([&] {
+    native_sum(ch, sum, count);
+    native_send_range(ch, 0, n, [&] { ch.close(); });
+  });
   return count == n && sum == expected(n);
 }
 
 bool native_buffered(long n) {
   channel<long> ch(1);
   long sum = 0;
-  [](channel<long> ch, long n, long& sum) -> detached {
-    for (long i = 0; i < n; ++i) {
-      (void)co_await ch.async_send(i);
-      sum += *co_await ch.async_recv();
-    }
-  }(ch, n, sum);
+  sluice::run_handoffs([&] {
+    [](channel<long> ch, long n, long& sum) -> detached {
+      for (long i = 0; i < n; ++i) {
+        (void)co_await ch.async_send(i);
+        sum += *co_await ch.async_recv();
+      }
+    }(ch, n, sum);
+  });
   return sum == expected(n);
 }
 
@@ -130,34 +135,38 @@ bool native_buffered(long n) {
 bool native_select2(long n) {
   channel<long> a(1), b(1);
   long sum = 0;
-  [](channel<long> a, channel<long> b, long n, long& sum) -> detached {
-    auto take = [&](long v) { sum += v; };
-    for (long i = 0; i < n; ++i) {
-      (void)co_await (i % 2 ? b : a).async_send(i);
-      co_await sluice::async_alt(sluice::on_recv(a, take), sluice::on_recv(b, take));
-    }
-  }(a, b, n, sum);
+  sluice::run_handoffs([&] {
+    [](channel<long> a, channel<long> b, long n, long& sum) -> detached {
+      auto take = [&](long v) { sum += v; };
+      for (long i = 0; i < n; ++i) {
+        (void)co_await (i % 2 ? b : a).async_send(i);
+        co_await sluice::async_alt(sluice::on_recv(a, take), sluice::on_recv(b, take));
+      }
+    }(a, b, n, sum);
+  });
   return sum == expected(n);
 }
 
 bool native_ring(long tasks, long hops) {
   std::vector<channel<long>> links(tasks);
   long last = -1;
-  for (long k = 0; k < tasks; ++k) {
-    [](channel<long> in, channel<long> out, long hops, long& last) -> detached {
-      for (;;) {
-        auto r = co_await in.async_recv();
-        if (!r) co_return;
-        long v = *r + 1;
-        if (v >= hops) {
-          last = v;
-          co_return;
+  sluice::run_handoffs([&] {
+    for (long k = 0; k < tasks; ++k) {
+      [](channel<long> in, channel<long> out, long hops, long& last) -> detached {
+        for (;;) {
+          auto r = co_await in.async_recv();
+          if (!r) co_return;
+          long v = *r + 1;
+          if (v >= hops) {
+            last = v;
+            co_return;
+          }
+          if (co_await out.async_send(v) != status::ok) co_return;
         }
-        if (co_await out.async_send(v) != status::ok) co_return;
-      }
-    }(links[k], links[(k + 1) % tasks], hops, last);
-  }
-  (void)links[0].send(0L);
+      }(links[k], links[(k + 1) % tasks], hops, last);
+    }
+    [](channel<long> first) -> detached { (void)co_await first.async_send(0L); }(links[0]);
+  });
   for (auto& l : links) l.close();
   return last == hops;
 }
@@ -168,12 +177,14 @@ bool native_shape(long producers, long consumers, std::size_t cap, long n) {
   long per = n / producers;
   long left = producers;
   std::vector<long> sums(consumers), counts(consumers);
-  for (long c = 0; c < consumers; ++c) native_sum(ch, sums[c], counts[c]);
-  for (long p = 0; p < producers; ++p) {
-    native_send_range(ch, p * per, (p + 1) * per, [&] {
-      if (--left == 0) ch.close();
-    });
-  }
+  sluice::run_handoffs([&] {
+    for (long c = 0; c < consumers; ++c) native_sum(ch, sums[c], counts[c]);
+    for (long p = 0; p < producers; ++p) {
+      native_send_range(ch, p * per, (p + 1) * per, [&] {
+        if (--left == 0) ch.close();
+      });
+    }
+  });
   long sum = 0, count = 0;
   for (long c = 0; c < consumers; ++c) {
     sum += sums[c];
@@ -187,18 +198,20 @@ bool native_select_rx(std::size_t cap, long n) {
   for (int k = 0; k < 4; ++k) chs.emplace_back(cap);
   long per = n / 4, sum = 0, count = 0, open = 4;
   bool done = false;
-  [](std::vector<channel<long>>& chs, long& sum, long& count, long total, bool& done) -> detached {
-    while (count < total) {
-      auto take = [&](long v) {
-        sum += v;
-        ++count;
-      };
-      co_await sluice::async_alt(sluice::on_recv(chs[0], take), sluice::on_recv(chs[1], take),
-                                 sluice::on_recv(chs[2], take), sluice::on_recv(chs[3], take));
-    }
-    done = true;
-  }(chs, sum, count, per * 4, done);
-  for (long p = 0; p < 4; ++p) native_send_range(chs[p], p * per, (p + 1) * per, [&] { --open; });
+  sluice::run_handoffs([&] {
+    [](std::vector<channel<long>>& chs, long& sum, long& count, long total, bool& done) -> detached {
+      while (count < total) {
+        auto take = [&](long v) {
+          sum += v;
+          ++count;
+        };
+        co_await sluice::async_alt(sluice::on_recv(chs[0], take), sluice::on_recv(chs[1], take),
+                                   sluice::on_recv(chs[2], take), sluice::on_recv(chs[3], take));
+      }
+      done = true;
+    }(chs, sum, count, per * 4, done);
+    for (long p = 0; p < 4; ++p) native_send_range(chs[p], p * per, (p + 1) * per, [&] { --open; });
+  });
   return done && count == per * 4 && sum == expected(per * 4);
 }
 
@@ -293,6 +306,7 @@ int main(int argc, char** argv) {
   long fixed = 0;  // --messages: N for every cell
   int repeat = 1;
   std::vector<std::string> only;
+  std::string impl_only;  // --impl native|asio: one of the two
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--messages") && i + 1 < argc) {
       fixed = std::atol(argv[++i]);
@@ -300,6 +314,8 @@ int main(int argc, char** argv) {
       scale = std::atof(argv[++i]);
     } else if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) {
       repeat = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--impl") && i + 1 < argc) {
+      impl_only = argv[++i];
     } else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) {
       std::string s = argv[++i];
       for (std::size_t p = 0; p <= s.size();) {
@@ -309,7 +325,7 @@ int main(int argc, char** argv) {
         p = q + 1;
       }
     } else {
-      std::fprintf(stderr, "usage: async_sluice [--only W,...] [--scale F] [--messages N] [--repeat K]\n");
+      std::fprintf(stderr, "usage: async_sluice [--only W,...] [--impl native|asio] [--scale F] [--messages N] [--repeat K]\n");
       return 2;
     }
   }
@@ -319,53 +335,61 @@ int main(int argc, char** argv) {
     return v < 8 ? 8 : v;
   };
   bool all_ok = true;
-  auto emit = [&](const cell& c) {
+  auto emit = [&](auto&& run) {
+    if (!impl_only.empty() && impl_only != "native" && impl_only != "asio") return;
+    const cell c = run();
     all_ok = all_ok && c.ok;
     print(c);
+  };
+  auto emit_native = [&](auto&& run) {
+    if (impl_only != "asio") emit(run);
+  };
+  auto emit_asio = [&](auto&& run) {
+    if (impl_only != "native") emit(run);
   };
   const char* nat = "sluice-native";
   const char* as = "sluice-asio";
   for (int r = 0; r < repeat; ++r) {
     if (want(only, "pingpong")) {
       long n = count(1000000);
-      emit(measure(nat, "pingpong", "cap0", 2, n, [&] { return native_pingpong(n); }));
-      emit(measure(as, "pingpong", "cap0", 2, n, [&] { return asio_shape(1, 1, 0, n); }));
+      emit_native([&] { return measure(nat, "pingpong", "cap0", 2, n, [&] { return native_pingpong(n); }); });
+      emit_asio([&] { return measure(as, "pingpong", "cap0", 2, n, [&] { return asio_shape(1, 1, 0, n); }); });
     }
     if (want(only, "buffered")) {
       long n = count(10000000);
-      emit(measure(nat, "buffered", "cap1", 1, n, [&] { return native_buffered(n); }));
-      emit(measure(as, "buffered", "cap1", 1, n, [&] { return asio_buffered(n); }));
+      emit_native([&] { return measure(nat, "buffered", "cap1", 1, n, [&] { return native_buffered(n); }); });
+      emit_asio([&] { return measure(as, "buffered", "cap1", 1, n, [&] { return asio_buffered(n); }); });
     }
     if (want(only, "select2")) {
       long n = count(10000000);
-      emit(measure(nat, "select2", "cap1", 1, n, [&] { return native_select2(n); }));
+      emit_native([&] { return measure(nat, "select2", "cap1", 1, n, [&] { return native_select2(n); }); });
     }
     if (want(only, "ring")) {
       long n = count(1000000);
-      emit(measure(nat, "ring", "cap0", 10000, n, [&] { return native_ring(10000, n); }));
-      emit(measure(as, "ring", "cap0", 10000, n, [&] { return asio_ring(10000, n); }));
+      emit_native([&] { return measure(nat, "ring", "cap0", 10000, n, [&] { return native_ring(10000, n); }); });
+      emit_asio([&] { return measure(as, "ring", "cap0", 10000, n, [&] { return asio_ring(10000, n); }); });
     }
     if (want(only, "fanin")) {
       long n = count(10000000);
-      emit(measure(nat, "fanin", "cap1024", 10001, n, [&] { return native_shape(10000, 1, 1024, n); }));
-      emit(measure(as, "fanin", "cap1024", 10001, n, [&] { return asio_shape(10000, 1, 1024, n); }));
+      emit_native([&] { return measure(nat, "fanin", "cap1024", 10001, n, [&] { return native_shape(10000, 1, 1024, n); }); });
+      emit_asio([&] { return measure(as, "fanin", "cap1024", 10001, n, [&] { return asio_shape(10000, 1, 1024, n); }); });
     }
     for (const char* cap : {"cap0", "cap1", "capN"}) {
       long n = count(1000000);
       std::size_t c = capacity(cap, n);
       if (want(only, "spsc")) {
-        emit(measure(nat, "spsc", cap, 2, n, [&] { return native_shape(1, 1, c, n); }));
-        emit(measure(as, "spsc", cap, 2, n, [&] { return asio_shape(1, 1, c, n); }));
+        emit_native([&] { return measure(nat, "spsc", cap, 2, n, [&] { return native_shape(1, 1, c, n); }); });
+        emit_asio([&] { return measure(as, "spsc", cap, 2, n, [&] { return asio_shape(1, 1, c, n); }); });
       }
       if (want(only, "mpsc")) {
-        emit(measure(nat, "mpsc", cap, 5, n, [&] { return native_shape(4, 1, c, n); }));
-        emit(measure(as, "mpsc", cap, 5, n, [&] { return asio_shape(4, 1, c, n); }));
+        emit_native([&] { return measure(nat, "mpsc", cap, 5, n, [&] { return native_shape(4, 1, c, n); }); });
+        emit_asio([&] { return measure(as, "mpsc", cap, 5, n, [&] { return asio_shape(4, 1, c, n); }); });
       }
       if (want(only, "mpmc")) {
-        emit(measure(nat, "mpmc", cap, 8, n, [&] { return native_shape(4, 4, c, n); }));
-        emit(measure(as, "mpmc", cap, 8, n, [&] { return asio_shape(4, 4, c, n); }));
+        emit_native([&] { return measure(nat, "mpmc", cap, 8, n, [&] { return native_shape(4, 4, c, n); }); });
+        emit_asio([&] { return measure(as, "mpmc", cap, 8, n, [&] { return asio_shape(4, 4, c, n); }); });
       }
-      if (want(only, "select_rx")) emit(measure(nat, "select_rx", cap, 5, n, [&] { return native_select_rx(c, n); }));
+      if (want(only, "select_rx")) emit_native([&] { return measure(nat, "select_rx", cap, 5, n, [&] { return native_select_rx(c, n); }); });
     }
   }
   return all_ok ? 0 : 1;

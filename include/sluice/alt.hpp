@@ -88,9 +88,8 @@ class recv_core {
     self(c)->val_.reset();
     return &self(c)->val_;
   }
-  static void enlist(void* c, offer* o) { self(c)->core_->enlist(o, false); }
+  static bool publish(void* c, offer* o, const waiter* w) { return self(c)->core_->enlist_ready(o, false, w); }
   static void delist(void* c, offer* o) { self(c)->core_->delist(o, false); }
-  static bool ready(void* c, const waiter* w) { return self(c)->core_->ready(w, false); }
   static bool hint(void* c) { return self(c)->core_->hint(false); }
   static bool hands_off(void* c) { return self(c)->core_->hands_off(); }
   static bool probe(void* c, std::uint64_t& stamp) { return self(c)->core_->probe(false, stamp); }
@@ -148,9 +147,8 @@ class send_core {
   static send_core* self(void* c) { return static_cast<send_core*>(c); }
   static status try_now(void* c) { return self(c)->core_->send(self(c)->current(), deadline::now()); }
   static void* slot(void* c) { return &self(c)->current(); }
-  static void enlist(void* c, offer* o) { self(c)->core_->enlist(o, true); }
+  static bool publish(void* c, offer* o, const waiter* w) { return self(c)->core_->enlist_ready(o, true, w); }
   static void delist(void* c, offer* o) { self(c)->core_->delist(o, true); }
-  static bool ready(void* c, const waiter* w) { return self(c)->core_->ready(w, true); }
   static bool hint(void* c) { return self(c)->core_->hint(true); }
   static bool hands_off(void* c) { return self(c)->core_->hands_off(); }
   static bool probe(void* c, std::uint64_t& stamp) { return self(c)->core_->probe(true, stamp); }
@@ -220,9 +218,8 @@ class recv_clause : private internal::recv_core<T>, public internal::guarded<rec
     }
     self->val_.reset();
   }
-  static constexpr internal::clause_vtable vtable{&base::try_now,   &base::slot, &base::enlist, &base::delist,
-                                                  &base::ready,     &base::hint, &base::hands_off, &fire,
-                                                  &base::probe};
+  static constexpr internal::clause_vtable vtable{&base::try_now, &base::slot,      &base::publish, &base::delist,
+                                                  &base::hint,    &base::hands_off, &fire,          &base::probe};
 
   F f_;
 };
@@ -261,9 +258,8 @@ class send_clause : private internal::send_core<T>, public internal::guarded<sen
   static void fire(void* c, status s) {
     if (s == status::ok) static_cast<send_clause*>(static_cast<base*>(c))->f_();
   }
-  static constexpr internal::clause_vtable vtable{&base::try_now,   &base::slot, &base::enlist, &base::delist,
-                                                  &base::ready,     &base::hint, &base::hands_off, &fire,
-                                                  &base::probe};
+  static constexpr internal::clause_vtable vtable{&base::try_now, &base::slot,      &base::publish, &base::delist,
+                                                  &base::hint,    &base::hands_off, &fire,          &base::probe};
 
   F f_;
 };

@@ -50,6 +50,7 @@
 #include <array>
 #include <coroutine>
 #include <cstddef>
+#include <exception>
 #include <optional>
 #include <stop_token>
 #include <tuple>
@@ -277,8 +278,14 @@ class single_awaiter : native_wait {
   ~single_awaiter() { op_.abandon(); }  // before the clause goes (see async_op::abandon)
 
   bool await_ready() {
-    s_ = clause_access::vtable<Clause>()->try_now(clause_access::erased(c_));
-    if (performed(s_)) return true;
+    // The lock-free hint first: a receive that will wait skips the channel's lock here (the
+    // op's publish re-checks under it). A zero deadline always tries.
+    const clause_vtable* vt = clause_access::vtable<Clause>();
+    void* obj = clause_access::erased(c_);
+    if (d_.is_now() || vt->hint(obj)) {
+      s_ = vt->try_now(obj);
+      if (performed(s_)) return true;
+    }
     if (d_.is_now()) {
       s_ = status::timeout;
       return true;
@@ -293,7 +300,7 @@ class single_awaiter : native_wait {
     ref_ = clause_ref{clause_access::erased(c_), clause_access::vtable<Clause>(), 0};
     op_.setup(&ref_, &offer_, &order_, 1, false, d_);
     started_ = true;
-    return suspend(h, true);  // await_ready tried
+    return suspend(h, true);  // await_ready looked (the op looks again before it publishes)
   }
   auto await_resume() {
     if (started_) {
@@ -398,9 +405,9 @@ class asio_op final : public async_op {
 
   template <class... A>
   asio_op(Handler&& h, A&&... a)
-      : handler_(std::move(h)),
-        work_(asio::get_associated_executor(handler_, asio::system_executor())),
-        payload_(std::forward<A>(a)...) {}
+      : handler_(std::move(h)), payload_(std::forward<A>(a)...) {}
+
+  executor_type executor() const noexcept { return asio::get_associated_executor(handler_, asio::system_executor()); }
 
   template <class... A>
   static asio_op* new_op(const allocator_type& alloc, Handler&& h, A&&... a) {
@@ -430,13 +437,20 @@ class asio_op final : public async_op {
     }
   };
 
+  // Phases: a first look (an op done at once needs neither work count nor cancellation
+  // slot: nobody else has seen it); else hold work, connect the slot, start (publish, wait).
   void begin() {
     bool now;
     try {
       payload_.prepare(*this);
-      slot_ = asio::get_associated_cancellation_slot(handler_);
-      if (slot_.is_connected()) slot_.template emplace<canceller>(canceller{this});
-      now = this->start();
+      now = this->try_ready();
+      if (!now) {
+        payload_.keep();
+        work_.emplace(executor());
+        slot_ = asio::get_associated_cancellation_slot(handler_);
+        if (slot_.is_connected()) slot_.template emplace<canceller>(canceller{this});
+        now = this->start(true);
+      }
     } catch (...) {
       if (slot_.is_connected()) slot_.clear();
       delete_op();
@@ -452,8 +466,9 @@ class asio_op final : public async_op {
   void schedule(bool immediate) noexcept {
     node_.run = &asio_op::run_node;
     node_.ctx = this;
-    executor_type ex = work_.get_executor();
-    if (runs_here(ex) && this->pick().st != status::cancelled) {
+    executor_type ex = executor();
+    const bool here = runs_here(ex);
+    if (here && this->pick().st != status::cancelled) {
       if (handoff_if_active(&node_, runnext_limit)) return;
       if (!immediate && !handoff_active()) {
         handoff(&node_);  // start this thread's drain: the handler runs now, as dispatch would
@@ -461,17 +476,22 @@ class asio_op final : public async_op {
       }
     }
     allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());
-    // Our own work count until post() has returned: the handler may run, release the op's
-    // work and let io_context::run() return (and the io_context be destroyed) while post()
-    // is still signalling the io_context's thread from here.
-    asio::executor_work_guard<executor_type> hold(ex);
-    asio::post(ex, asio::bind_allocator(alloc, [this] { run(); }));
+    // From another thread, our own work count until post() has returned: the handler may
+    // run, release the op's work and let io_context::run() return (and the io_context be
+    // destroyed) while post() is still signalling the io_context's thread from here. On the
+    // executor's own thread that cannot happen before we return.
+    std::optional<asio::executor_work_guard<executor_type>> hold;
+    if (!here) hold.emplace(ex);
+    // The posted handler runs as a hand-off drain: what it completes on this thread in turn
+    // (its next operation completing at once, a counterpart it wakes) queues behind it instead
+    // of going through post() again, up to runnext_limit in a row.
+    asio::post(ex, asio::bind_allocator(alloc, [this] { handoff(&node_); }));
   }
   // A hand-off runs on the executor's thread but outside its run() loop's handler call: an
   // exception is carried out of run() by a posted rethrow, as if the handler had been posted.
   static void run_node(handoff_node* n) noexcept {
     auto* op = static_cast<asio_op*>(n->ctx);
-    executor_type ex = op->work_.get_executor();
+    executor_type ex = op->executor();
     try {
       op->run();
     } catch (...) {
@@ -493,24 +513,31 @@ class asio_op final : public async_op {
     auto result = payload_.result(p);  // may run an alternation clause's handler
     allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());
     Handler h(std::move(handler_));
-    asio::executor_work_guard<executor_type> work(std::move(work_));
+    std::optional<asio::executor_work_guard<executor_type>> work(std::move(work_));  // held until the upcall returns
     guard.op = nullptr;
     delete_op(alloc);  // before the upcall, so the handler may start the next operation in its memory
     std::move(h)(ec, std::move(result));
   }
 
   Handler handler_;
-  asio::executor_work_guard<executor_type> work_;
+  std::optional<asio::executor_work_guard<executor_type>> work_;  // only while the op waits
   asio::cancellation_slot slot_;
   handoff_node node_;
   Payload payload_;
 };
 
-// Payload of ch.async_recv(token): a receive clause on a handle the op keeps.
+// Payload of ch.async_recv(token): a receive clause on the initiating handle (alive while the
+// initiation runs), re-pointed at a handle the op keeps once it has to wait (keep()): an op
+// done at once never touches the channel's reference count.
 template <class T>
 class recv_payload {
  public:
-  recv_payload(const channel<T>& ch, internal::deadline d) : keep_(ch), c_(keep_, no_handler{}), d_(d) {}
+  template <class Ch>
+  recv_payload(Ch&& ch, internal::deadline d) : c_(ch, no_handler{}), d_(d) {}
+  void keep() {
+    keep_.emplace(*clause_access::handle(c_));
+    clause_access::handle(c_) = &*keep_;
+  }
   void prepare(async_op& op) noexcept {
     ref_ = clause_ref{clause_access::erased(c_), clause_access::vtable<recv_clause<T, no_handler>>(), 0};
     op.setup(&ref_, &offer_, &order_, 1, false, d_);
@@ -518,7 +545,7 @@ class recv_payload {
   recv_result<T> result(const alt_pick& p) { return recv_result<T>(p.st, std::move(clause_access::value(c_))); }
 
  private:
-  channel<T> keep_;
+  std::optional<channel<T>> keep_;
   recv_clause<T, no_handler> c_;
   internal::deadline d_;
   clause_ref ref_{};
@@ -527,11 +554,16 @@ class recv_payload {
 };
 
 // Payload of ch.async_send(v, token): the value, owned, moved out only if the send commits.
+// The channel handle as recv_payload's.
 template <class T>
 class send_payload {
  public:
-  send_payload(const channel<T>& ch, T&& v, internal::deadline d)
-      : keep_(ch), value_(std::move(v)), c_(keep_, std::move(value_), no_handler{}), d_(d) {}
+  template <class Ch>
+  send_payload(Ch&& ch, T&& v, internal::deadline d) : value_(std::move(v)), c_(ch, std::move(value_), no_handler{}), d_(d) {}
+  void keep() {
+    keep_.emplace(*clause_access::handle(c_));
+    clause_access::handle(c_) = &*keep_;
+  }
   void prepare(async_op& op) noexcept {
     ref_ = clause_ref{clause_access::erased(c_), clause_access::vtable<send_clause<T, T&&, no_handler>>(), 0};
     op.setup(&ref_, &offer_, &order_, 1, false, d_);
@@ -539,7 +571,7 @@ class send_payload {
   status result(const alt_pick& p) const noexcept { return p.st; }
 
  private:
-  channel<T> keep_;
+  std::optional<channel<T>> keep_;
   T value_;
   send_clause<T, T&&, no_handler> c_;
   internal::deadline d_;
@@ -553,6 +585,7 @@ template <class... C>
 class alt_payload {
  public:
   alt_payload(bool fair, clause_set<C...>&& set) : set_(std::move(set)), fair_(fair) {}
+  void keep() noexcept {}  // the set owns its channels already
   void prepare(async_op& op) {
     set_.collect();
     set_.setup(op, fair_);
@@ -684,6 +717,37 @@ auto async_pri_alt(C&&... clauses) {
 template <internal::alt_clause... C>
 auto async_pri_alt(std::stop_token stop, C&&... clauses) {
   return internal::alt_awaiter<std::remove_cvref_t<C>...>(false, std::move(stop), std::forward<C>(clauses)...);
+}
+
+// ---- The hand-off queue as a run loop ----------------------------------------------------
+
+// Call f() as one step of this thread's hand-off queue, then run what it queued: coroutines
+// whose operations complete on this thread meanwhile run after f returns (in order), not
+// inside the call that completed them; returns once the queue is empty. This is Go's "the
+// woken goroutine runs next, after the waker yields": a producer started inside it fills a
+// buffer without resuming its consumer after every message. Inside a hand-off already (in a
+// resumed coroutine), it just calls f. An exception from f propagates after the queue drained.
+template <class F>
+void run_handoffs(F&& f) {
+  if (internal::handoff_active()) {
+    std::forward<F>(f)();
+    return;
+  }
+  struct step : internal::handoff_node {
+    F* fn;
+    std::exception_ptr error;
+  } s;
+  s.fn = &f;
+  s.run = [](internal::handoff_node* n) noexcept {
+    auto* self = static_cast<step*>(n);
+    try {
+      (*self->fn)();
+    } catch (...) {
+      self->error = std::current_exception();
+    }
+  };
+  internal::handoff(&s);
+  if (s.error) std::rethrow_exception(s.error);
 }
 
 // async_alt(token, clauses...): void(boost::system::error_code, alt_result).

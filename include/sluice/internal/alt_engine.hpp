@@ -16,9 +16,10 @@ namespace sluice::internal {
 struct clause_vtable {
   status (*try_now)(void* c);               // perform now if possible: ok | closed | full | empty
   void* (*slot)(void* c);                   // offer::slot for a rendezvous hand-off
-  void (*enlist)(void* c, offer* o);        // publish o on the channel
+  // Publish o on the channel, then say whether the clause is ready (or the channel closed)
+  // now, not counting w's own offers: chan::enlist_ready, one lock for both where it can.
+  bool (*publish)(void* c, offer* o, const waiter* w);
   void (*delist)(void* c, offer* o);        // withdraw o (no-op if already unlinked)
-  bool (*ready)(void* c, const waiter* w);  // after enlisting: ready (or closed) now?
   bool (*hint)(void* c);                    // lock-free guess at readiness, for polling
   bool (*hands_off)(void* c);               // a claim completes the clause (rendezvous)
   void (*fire)(void* c, status s);          // run the handler for a committed clause

@@ -81,6 +81,11 @@ class async_op {
   // Must not be called again for the same op. `tried`: the caller has just tried every clause.
   bool start(bool tried = false);
 
+  // The first look of start(), on its own: try every clause whose channel looks ready, without
+  // publishing anything. True: done now (pick() is the outcome; do not call start()). False:
+  // call start(true) next. Lets an owner skip what only a waiting op needs (Asio's work count).
+  bool try_ready();
+
   // Give up unless a clause has already committed; any thread, any time from setup() until
   // the op completes (the caller keeps it from racing the op's destruction), idempotent. A cancelled op completes with {SIZE_MAX, cancelled}.
   void cancel() noexcept;

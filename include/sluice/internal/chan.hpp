@@ -45,6 +45,12 @@ class chan {
   // After enlisting: could the clause proceed now (or is the channel closed)? Offers owned by
   // `self` do not count: an alternation never pairs with itself.
   virtual bool ready(const waiter* self, bool sending) = 0;
+  // enlist, then ready: what an alternation does per clause. A flavor whose ready() takes
+  // the lock enlist took overrides it to take the lock once.
+  virtual bool enlist_ready(offer* o, bool sending, const waiter* self) {
+    enlist(o, sending);
+    return ready(self, sending);
+  }
   // A cheap, lock-free guess at ready(), for polling. It may say "ready" wrongly (the try
   // then fails), but not "not ready" for long: a closed channel, or a counterpart that stays
   // ready, makes it true once the writes involved are visible.

@@ -9,7 +9,9 @@
 //   - head_ and tail_ hold `lap * one_lap + index`; tail_ may also carry mark_bit (closed).
 //   - Slot i's stamp is `pos` when it is free for the sender at position pos, and `pos + 1`
 //     once the value for position pos has been written; a receiver that takes it sets it to
-//     `pos + one_lap`, freeing it for the sender one lap later.
+//     `pos + one_lap`, freeing it for the sender one lap later. The slot stores `stamp - i`,
+//     so a fresh ring (every stamp i) is all zero bytes: it comes from calloc untouched, and
+//     a large channel costs memory (and page faults) only as far as it is filled, as Go's.
 //   - A slot's value is constructed only by the sender that reserved its position (CAS on
 //     tail_) and destroyed only by the receiver that reserved it (CAS on head_); the stamp's
 //     release/acquire pair orders the value between them.
@@ -33,9 +35,12 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
+#include <type_traits>
 
 #include "sluice/internal/backoff.hpp"
 #include "sluice/internal/config.hpp"
@@ -51,9 +56,7 @@ class ring {
       : cap_(capacity),
         mark_bit_(std::bit_ceil(static_cast<std::uint64_t>(capacity) + 1)),
         one_lap_(mark_bit_ * 2),
-        slots_(new slot[capacity]) {
-    for (std::size_t i = 0; i < cap_; ++i) slots_[i].stamp.store(i, std::memory_order_relaxed);  // before sharing
-  }
+        slots_(zeroed_slots(capacity)) {}
 
   ring(const ring&) = delete;
   ring& operator=(const ring&) = delete;
@@ -65,7 +68,7 @@ class ring {
     std::size_t ix = static_cast<std::size_t>(head & (mark_bit_ - 1));
     for (std::size_t i = 0; i < n; ++i) {
       std::size_t j = ix + i < cap_ ? ix + i : ix + i - cap_;
-      slots_[j].value()->~T();
+      slots_.get()[j].value()->~T();
     }
   }
 
@@ -75,9 +78,9 @@ class ring {
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
     for (;;) {
       if (tail & mark_bit_) return status::closed;
-      slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
+      slot& s = slots_.get()[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
       // Acquire pairs with the release stamp store in try_pop: the slot's old value is gone.
-      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
+      std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);
       if (stamp == tail) {
         // seq_cst: the full/empty checks fence against this CAS. Relaxed on failure: we only
         // retry with the fresh value.
@@ -112,8 +115,8 @@ class ring {
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CASes
     for (;;) {
       if (tail & mark_bit_) return status::closed;
-      slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
-      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);  // as in try_push
+      slot& s = slots_.get()[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
+      std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);  // as in try_push
       std::uint64_t head = 0;
       bool full = false;
       if (stamp + one_lap_ == tail + 1) {
@@ -141,15 +144,15 @@ class ring {
     std::uint64_t head = head_.load(std::memory_order_relaxed);  // re-validated by the CAS
     for (;;) {
       std::size_t index = static_cast<std::size_t>(head & (mark_bit_ - 1));
-      slot& s = slots_[index];
+      slot& s = slots_.get()[index];
       // Acquire pairs with the release stamp store in push: the value is written.
-      std::uint64_t stamp = s.stamp.load(std::memory_order_acquire);
+      std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);
       if (stamp == head + 1) {
         if (head_.compare_exchange_weak(head, next(head), std::memory_order_seq_cst, std::memory_order_relaxed)) {  // failure: retry only
           T* v = s.value();
           out.emplace(std::move(*v));
           v->~T();
-          s.stamp.store(head + one_lap_, std::memory_order_release);  // pairs with push's acquire
+          store_stamp(s, head + one_lap_, std::memory_order_release);  // pairs with push's acquire
           return status::ok;
         }
         b.spin();
@@ -208,13 +211,13 @@ class ring {
   bool push_hint() const noexcept {
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // a hint: try_push re-reads and decides
     if (tail & mark_bit_) return true;
-    const auto& stamp = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))].stamp;
-    return stamp.load(std::memory_order_relaxed) == tail;  // a hint: try_push's acquire load decides
+    const slot& s = slots_.get()[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
+    return load_stamp(s, std::memory_order_relaxed) == tail;  // a hint: try_push's acquire load decides
   }
   bool pop_hint() const noexcept {
     std::uint64_t head = head_.load(std::memory_order_relaxed);  // a hint: try_pop re-reads and decides
-    const auto& stamp = slots_[static_cast<std::size_t>(head & (mark_bit_ - 1))].stamp;
-    return stamp.load(std::memory_order_relaxed) == head + 1;  // a hint: try_pop's acquire load decides
+    const slot& s = slots_.get()[static_cast<std::size_t>(head & (mark_bit_ - 1))];
+    return load_stamp(s, std::memory_order_relaxed) == head + 1;  // a hint: try_pop's acquire load decides
   }
 
   std::size_t size() const noexcept {
@@ -227,11 +230,46 @@ class ring {
   std::size_t capacity() const noexcept { return cap_; }
 
  private:
+  // A trivial type, so calloc's zeroed memory holds valid slots (an implicit-lifetime type).
+  // The stamp is accessed only atomically, through std::atomic_ref.
   struct slot {
-    std::atomic<std::uint64_t> stamp;
+    alignas(std::atomic_ref<std::uint64_t>::required_alignment) std::uint64_t rel;  // stamp - index
     alignas(T) unsigned char storage[sizeof(T)];
     T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
+  static_assert(std::is_trivial_v<slot>);
+
+  std::uint64_t index_of(const slot& s) const noexcept { return static_cast<std::uint64_t>(&s - slots_.get()); }
+  std::uint64_t load_stamp(const slot& s, std::memory_order o) const noexcept {
+    std::atomic_ref<std::uint64_t> a(const_cast<std::uint64_t&>(s.rel));  // only ever accessed atomically
+    return a.load(o) + index_of(s);  // the order is the caller's (each call site says what it pairs with)
+  }
+  void store_stamp(slot& s, std::uint64_t stamp, std::memory_order o) noexcept {
+    std::atomic_ref<std::uint64_t>(s.rel).store(stamp - index_of(s), o);  // the order is the caller's
+  }
+
+  // calloc: fresh pages stay untouched until a send reaches them. Over-aligned slots (a T
+  // aligned beyond new's default) take the aligned operator new and an explicit zeroing.
+  struct slots_free {
+    void operator()(slot* p) const noexcept {
+      if constexpr (alignof(slot) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+        ::operator delete(p, std::align_val_t(alignof(slot)));
+      } else {
+        std::free(p);
+      }
+    }
+  };
+  static std::unique_ptr<slot, slots_free> zeroed_slots(std::size_t n) {
+    if constexpr (alignof(slot) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+      void* p = ::operator new(n * sizeof(slot), std::align_val_t(alignof(slot)));
+      std::memset(p, 0, n * sizeof(slot));
+      return std::unique_ptr<slot, slots_free>(static_cast<slot*>(p));
+    } else {
+      void* p = std::calloc(n, sizeof(slot));
+      if (!p) throw std::bad_alloc();
+      return std::unique_ptr<slot, slots_free>(static_cast<slot*>(p));
+    }
+  }
 
   // Positions between head and tail, clamped to the capacity (a force_push between its two
   // CASes leaves the tail one past full).
@@ -251,7 +289,7 @@ class ring {
   // Construct the value at a reserved position and publish it.
   void write(slot& s, std::uint64_t tail, const source<T>& src) noexcept {
     ::new (s.storage) T(src.take());
-    s.stamp.store(tail + 1, std::memory_order_release);  // pairs with try_pop's acquire
+    store_stamp(s, tail + 1, std::memory_order_release);  // pairs with try_pop's acquire
   }
 
   // force_push after reserving position `tail` of a full ring, whose slot `s` still holds
@@ -266,14 +304,14 @@ class ring {
     } else {
       backoff b;
       // Acquire pairs with try_pop's release stamp store: the old value is gone.
-      while (s.stamp.load(std::memory_order_acquire) != tail) b.snooze();  // pairs with try_pop's release stamp store
+      while (load_stamp(s, std::memory_order_acquire) != tail) b.snooze();  // pairs with try_pop's release stamp store
     }
   }
 
   const std::size_t cap_;
   const std::uint64_t mark_bit_;
   const std::uint64_t one_lap_;
-  const std::unique_ptr<slot[]> slots_;
+  const std::unique_ptr<slot, slots_free> slots_;
   alignas(cache_line) std::atomic<std::uint64_t> head_{0};
   alignas(cache_line) std::atomic<std::uint64_t> tail_{0};
   char pad_[cache_line - sizeof(std::atomic<std::uint64_t>)];

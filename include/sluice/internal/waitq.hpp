@@ -41,7 +41,9 @@ class waitq {
     if (o->prev) o->prev->next = o->next; else head_ = o->next;
     if (o->next) o->next->prev = o->prev; else tail_ = o->prev;
     o->linked = false;
-    count_.fetch_sub(1, std::memory_order_relaxed);  // under the lock; a stale nonzero only costs a lock
+    // Written only under the lock, so a plain store of load - 1 is the decrement (no locked
+    // instruction); a reader's stale nonzero only costs it a lock.
+    count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);  // under the lock
   }
 
   // Claim the first offer whose owner is still waiting and is not `self` (an alternation

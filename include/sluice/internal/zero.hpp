@@ -118,6 +118,12 @@ class zero_chan final : public chan<T> {
     if (closed_.load(std::memory_order_relaxed)) return true;  // relaxed: under lock_
     return (sending ? receivers_ : senders_).has_waiting(self);
   }
+  bool enlist_ready(offer* o, bool sending, const waiter* self) override {
+    std::lock_guard<spin_mutex> g(lock_);
+    if (closed_.load(std::memory_order_relaxed)) return true;  // relaxed: under lock_. As enlist, then ready
+    (sending ? senders_ : receivers_).push_back(o);
+    return (sending ? receivers_ : senders_).has_waiting(self);
+  }
   bool hint(bool sending) const noexcept override {
     // A counterpart has an offer linked (possibly stale), or the channel is closed.
     return (sending ? receivers_ : senders_).count() != 0 || closed_.load(std::memory_order_relaxed);  // a hint
