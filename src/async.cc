@@ -21,8 +21,11 @@
 //   - Once done, `running` stays set forever: later kicks only set bits. complete() runs once,
 //     for an op whose start() returned false, after every offer was withdrawn and the timer
 //     disarmed; it may destroy the op.
-//   - Hand-offs: a thread runs at most one hand-off queue drain at a time; a continuation
-//     queued while the drain runs goes after the current one, never inside it.
+//   - Hand-offs: a continuation queued while a drain runs goes after the current one, never
+//     inside it. Drains nest only through handoff_frame (an Asio completion posted to its
+//     executor): the outer frame's queue waits, untouched, until the inner one is empty, and
+//     an Asio completion queues only into a frame of its own executor's context, so it runs
+//     inside that executor's run() call.
 #include <thread>
 
 #include "sluice/internal/async_op.hpp"
@@ -38,6 +41,7 @@ struct handoff_queue {
   handoff_node* tail = nullptr;
   bool active = false;
   unsigned in_a_row = 0;
+  const void* tag = nullptr;  // the frame's executor context (nullptr: native / run_handoffs)
 
   void push(handoff_node* n) noexcept {
     n->next = nullptr;
@@ -58,14 +62,11 @@ thread_local handoff_queue tl_handoff;
 
 }  // namespace
 
-void handoff(handoff_node* n) noexcept {
-  handoff_queue& q = tl_handoff;
-  if (q.active) {
-    q.push(n);
-    return;
-  }
+// Run n and then everything queued on q meanwhile, as one frame.
+void drain(handoff_queue& q, handoff_node* n, const void* tag) noexcept {
   q.active = true;
   q.in_a_row = 0;
+  q.tag = tag;
   do {
     ++q.in_a_row;
     n->run(n);  // may destroy n; it may also queue more on q
@@ -73,11 +74,28 @@ void handoff(handoff_node* n) noexcept {
   q.active = false;
 }
 
+void handoff(handoff_node* n) noexcept {
+  handoff_queue& q = tl_handoff;
+  if (q.active) {
+    q.push(n);
+    return;
+  }
+  drain(q, n, nullptr);
+}
+
 bool handoff_active() noexcept { return tl_handoff.active; }
 
-bool handoff_if_active(handoff_node* n, unsigned limit) noexcept {
+void handoff_frame(handoff_node* n, const void* tag) noexcept {
   handoff_queue& q = tl_handoff;
-  if (!q.active || q.in_a_row >= limit) return false;
+  const handoff_queue outer = q;  // set aside (an inactive, empty queue when none runs)
+  q = handoff_queue{};
+  drain(q, n, tag);
+  q = outer;
+}
+
+bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag) noexcept {
+  handoff_queue& q = tl_handoff;
+  if (!q.active || q.tag != tag || q.in_a_row >= limit) return false;
   q.push(n);
   return true;
 }

@@ -324,4 +324,48 @@ TEST(AsyncAsio, AltSendsTheLvalueAsItWasAtTheCall) {
   EXPECT_EQ(ch.recv().value(), 1);
 }
 
+// An io_context run inside run_handoffs (or inside any hand-off): Asio completions run inside
+// that run() call, in a hand-off frame of their own, never queued behind the outer step that
+// is waiting on run() (that would deadlock, or run them after run() returned).
+TEST(AsyncAsio, AnEventLoopRunInsideAHandOff) {
+  bool looped = false, called = false;
+  int sum = 0;
+  sluice::run_handoffs([&] {
+    asio::io_context io(1);
+    channel<int> ch(1), ready(1);
+    EXPECT_EQ(ready.send(5), status::ok);
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      for (int i = 0; i < 20; ++i) {  // each send and recv completes at once
+        EXPECT_EQ(co_await ch.async_send(i, asio::use_awaitable), status::ok);
+        sum += *co_await ch.async_recv(asio::use_awaitable);
+      }
+    }, asio::detached);
+    ready.async_recv(asio::bind_executor(io, [&](boost::system::error_code ec, sluice::recv_result<int> r) {
+      EXPECT_FALSE(ec);
+      EXPECT_EQ(*r, 5);
+      called = true;
+    }));
+    io.run();  // returns once both are done, with both done
+    EXPECT_TRUE(called) << "a completion was queued behind the step running io.run()";
+    EXPECT_EQ(sum, 190);
+    looped = true;
+  });
+  EXPECT_TRUE(looped);
+}
+
+// A deferred receive invoked as an lvalue passes its channel handle as const: still works.
+TEST(AsyncAsio, DeferredReceiveInvokedAsAnLvalue) {
+  asio::io_context io(1);
+  channel<int> ch(2);
+  auto op = ch.async_recv(asio::deferred);
+  int got = 0;
+  op(asio::bind_executor(io, [&](boost::system::error_code ec, sluice::recv_result<int> r) {
+    EXPECT_FALSE(ec);
+    got = *r;
+  }));
+  EXPECT_EQ(ch.send(7), status::ok);
+  io.run();
+  EXPECT_EQ(got, 7);
+}
+
 }  // namespace

@@ -4,7 +4,7 @@ concurrent_channel between coroutines, and Boost.Fiber, on the same workloads. B
 it runs the programs it finds in --bin.
 
   bench/async/run.py [--bin build/release/bench/async] [--repeat K] [--scale F] [--only W,...]
-                     [--load N] [--load-scale F] [--out results.jsonl] [--markdown table.md]
+                     [--load N[,M...]] [--load-scale F] [--out results.jsonl] [--markdown table.md]
 
 Programs (each skipped with a message when it is not built):
   async_sluice      sluice (impls "sluice-native" and "sluice-asio"), when it exists
@@ -267,7 +267,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scale", type=float, default=1.0, help="times each workload's default count")
     ap.add_argument("--only", default="", help="comma-separated workloads")
-    ap.add_argument("--load", type=int, default=0, help="busy neighbours for the crossbeam shapes")
+    ap.add_argument("--load", default="0", help="busy neighbours for the crossbeam shapes: N, or N,M,... (one pass each)")
     ap.add_argument("--load-scale", type=float, default=0.3, help="--scale of the loaded cells")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per program run")
     ap.add_argument("--out", default="")
@@ -292,8 +292,10 @@ def main():
         out.write(json.dumps(m) + "\n")
     failures = run_pass(progs, workloads, args, args.scale, "", sink)
     loaded = [w for w in workloads if w in SHAPES]
-    if args.load > 0 and loaded:
-        neighbours, tag = start_neighbours(args.load)
+    for count in [int(n) for n in str(args.load).split(",") if n.strip()]:
+        if count <= 0 or not loaded:
+            continue
+        neighbours, tag = start_neighbours(count)
         try:
             failures += run_pass(progs, loaded, args, args.load_scale, tag, sink)
         finally:

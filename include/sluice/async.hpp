@@ -51,6 +51,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <tuple>
@@ -369,6 +370,23 @@ class alt_awaiter : native_wait {
 
 namespace asio = boost::asio;
 
+// The identity of an executor's execution context (its io_context), or nullptr when unknown:
+// the tag of the hand-off frames its completions run in.
+template <class Ex>
+const void* context_tag(const Ex& ex) noexcept {
+  if constexpr (std::is_same_v<Ex, asio::any_io_executor>) {
+    using plain = asio::io_context::executor_type;
+    using tracked = std::decay_t<decltype(asio::prefer(std::declval<plain>(), asio::execution::outstanding_work.tracked))>;
+    if (auto* e = ex.template target<plain>()) return &e->context();
+    if (auto* e = ex.template target<tracked>()) return &e->context();
+    return nullptr;
+  } else if constexpr (requires { ex.context(); }) {
+    return &ex.context();
+  } else {
+    return nullptr;
+  }
+}
+
 template <class Ex>
 bool runs_here(const Ex& ex) noexcept {
   if constexpr (std::is_same_v<Ex, asio::any_io_executor>) {
@@ -468,10 +486,11 @@ class asio_op final : public async_op {
     node_.ctx = this;
     executor_type ex = executor();
     const bool here = runs_here(ex);
+    const void* tag = context_tag(ex);
     if (here && this->pick().st != status::cancelled) {
-      if (handoff_if_active(&node_, runnext_limit)) return;
+      if (handoff_if_active(&node_, runnext_limit, tag)) return;
       if (!immediate && !handoff_active()) {
-        handoff(&node_);  // start this thread's drain: the handler runs now, as dispatch would
+        handoff_frame(&node_, tag);  // start this thread's drain: the handler runs now, as dispatch would
         return;
       }
     }
@@ -482,10 +501,11 @@ class asio_op final : public async_op {
     // executor's own thread that cannot happen before we return.
     std::optional<asio::executor_work_guard<executor_type>> hold;
     if (!here) hold.emplace(ex);
-    // The posted handler runs as a hand-off drain: what it completes on this thread in turn
-    // (its next operation completing at once, a counterpart it wakes) queues behind it instead
-    // of going through post() again, up to runnext_limit in a row.
-    asio::post(ex, asio::bind_allocator(alloc, [this] { handoff(&node_); }));
+    // The posted handler runs as a hand-off frame of its own: what it completes on this thread
+    // in turn (its next operation completing at once, a counterpart it wakes) queues behind
+    // it instead of going through post() again, up to runnext_limit in a row, and all of it
+    // runs inside this executor's run(), even when an outer drain called run().
+    asio::post(ex, asio::bind_allocator(alloc, [this, tag] { handoff_frame(&node_, tag); }));
   }
   // A hand-off runs on the executor's thread but outside its run() loop's handler call: an
   // exception is carried out of run() by a posted rethrow, as if the handler had been posted.
@@ -532,9 +552,12 @@ class asio_op final : public async_op {
 template <class T>
 class recv_payload {
  public:
-  template <class Ch>
-  recv_payload(Ch&& ch, internal::deadline d) : c_(ch, no_handler{}), d_(d) {}
+  recv_payload(channel<T>& ch, internal::deadline d) : c_(ch, no_handler{}), d_(d) {}
+  recv_payload(channel<T>&& ch, internal::deadline d) : c_(ch, no_handler{}), d_(d) {}
+  // A const handle (a deferred operation invoked as an lvalue): kept from the start.
+  recv_payload(const channel<T>& ch, internal::deadline d) : keep_(ch), c_(*keep_, no_handler{}), d_(d) {}
   void keep() {
+    if (keep_) return;
     keep_.emplace(*clause_access::handle(c_));
     clause_access::handle(c_) = &*keep_;
   }
@@ -558,8 +581,8 @@ class recv_payload {
 template <class T>
 class send_payload {
  public:
-  template <class Ch>
-  send_payload(Ch&& ch, T&& v, internal::deadline d) : value_(std::move(v)), c_(ch, std::move(value_), no_handler{}), d_(d) {}
+  send_payload(channel<T>& ch, T&& v, internal::deadline d) : value_(std::move(v)), c_(ch, std::move(value_), no_handler{}), d_(d) {}
+  send_payload(channel<T>&& ch, T&& v, internal::deadline d) : value_(std::move(v)), c_(ch, std::move(value_), no_handler{}), d_(d) {}
   void keep() {
     keep_.emplace(*clause_access::handle(c_));
     clause_access::handle(c_) = &*keep_;
@@ -734,10 +757,10 @@ void run_handoffs(F&& f) {
     return;
   }
   struct step : internal::handoff_node {
-    F* fn;
+    std::remove_reference_t<F>* fn;
     std::exception_ptr error;
   } s;
-  s.fn = &f;
+  s.fn = std::addressof(f);
   s.run = [](internal::handoff_node* n) noexcept {
     auto* self = static_cast<step*>(n);
     try {

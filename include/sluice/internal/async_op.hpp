@@ -41,9 +41,14 @@ struct handoff_node {
 void handoff(handoff_node* n) noexcept;
 // Is this thread running hand-offs now (handoff() would queue rather than run)?
 bool handoff_active() noexcept;
-// Queue n only if this thread is running hand-offs now and has run fewer than `limit` in a row;
-// false otherwise (the caller schedules n some other way).
-bool handoff_if_active(handoff_node* n, unsigned limit) noexcept;
+// Run n now as the first step of a new drain ("frame") tagged `tag` (an executor's context),
+// even inside another drain: the outer frame's queue is set aside until this one is empty.
+// An Asio completion posted to an executor runs this way, so what it queues runs inside that
+// executor's run() call, not after some outer step that may be waiting on run().
+void handoff_frame(handoff_node* n, const void* tag) noexcept;
+// Queue n only if this thread is running a drain tagged `tag` and has run fewer than `limit`
+// in a row in it; false otherwise (the caller schedules n some other way).
+bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag) noexcept;
 
 class async_op;
 

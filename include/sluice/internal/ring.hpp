@@ -250,9 +250,10 @@ class ring {
 
   // calloc: fresh pages stay untouched until a send reaches them. Over-aligned slots (a T
   // aligned beyond new's default) take the aligned operator new and an explicit zeroing.
+  static constexpr bool over_aligned = alignof(slot) > alignof(std::max_align_t);  // beyond calloc's
   struct slots_free {
     void operator()(slot* p) const noexcept {
-      if constexpr (alignof(slot) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+      if constexpr (over_aligned) {
         ::operator delete(p, std::align_val_t(alignof(slot)));
       } else {
         std::free(p);
@@ -260,7 +261,8 @@ class ring {
     }
   };
   static std::unique_ptr<slot, slots_free> zeroed_slots(std::size_t n) {
-    if constexpr (alignof(slot) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+    if (n > SIZE_MAX / sizeof(slot)) throw std::bad_alloc();  // n * sizeof(slot) would wrap
+    if constexpr (over_aligned) {
       void* p = ::operator new(n * sizeof(slot), std::align_val_t(alignof(slot)));
       std::memset(p, 0, n * sizeof(slot));
       return std::unique_ptr<slot, slots_free>(static_cast<slot*>(p));

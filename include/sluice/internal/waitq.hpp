@@ -42,8 +42,9 @@ class waitq {
     if (o->next) o->next->prev = o->prev; else tail_ = o->prev;
     o->linked = false;
     // Written only under the lock, so a plain store of load - 1 is the decrement (no locked
-    // instruction); a reader's stale nonzero only costs it a lock.
-    count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);  // under the lock
+    // instruction); a reader's stale nonzero only costs it a lock. Release (free on x86): it
+    // continues what push_back's fetch_add published (arrivals_) to count()'s seq_cst load.
+    count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_release);  // pairs with count()
   }
 
   // Claim the first offer whose owner is still waiting and is not `self` (an alternation
