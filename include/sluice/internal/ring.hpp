@@ -10,8 +10,9 @@
 //   - Slot i's stamp is `pos` when it is free for the sender at position pos, and `pos + 1`
 //     once the value for position pos has been written; a receiver that takes it sets it to
 //     `pos + one_lap`, freeing it for the sender one lap later. The slot stores `stamp - i`,
-//     so a fresh ring (every stamp i) is all zero bytes: it comes from calloc untouched, and
-//     a large channel costs memory (and page faults) only as far as it is filled, as Go's.
+//     so a fresh ring (every stamp i) is all zero bytes: its memory is not written when it
+//     is made (zeroed.hpp), and a large channel costs memory (and page faults) only as far
+//     as it is filled, as Go's.
 //   - A slot's value is constructed only by the sender that reserved its position (CAS on
 //     tail_) and destroyed only by the receiver that reserved it (CAS on head_); the stamp's
 //     release/acquire pair orders the value between them.
@@ -35,8 +36,6 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
@@ -45,6 +44,7 @@
 #include "sluice/internal/backoff.hpp"
 #include "sluice/internal/config.hpp"
 #include "sluice/internal/source.hpp"
+#include "sluice/internal/zeroed.hpp"
 #include "sluice/status.hpp"
 
 namespace sluice::internal {
@@ -56,7 +56,8 @@ class ring {
       : cap_(capacity),
         mark_bit_(std::bit_ceil(static_cast<std::uint64_t>(capacity) + 1)),
         one_lap_(mark_bit_ * 2),
-        slots_(zeroed_slots(capacity)) {}
+        memory_(slot_bytes(capacity), alignof(slot)),
+        slots_(static_cast<slot*>(memory_.get())) {}
 
   ring(const ring&) = delete;
   ring& operator=(const ring&) = delete;
@@ -68,7 +69,7 @@ class ring {
     std::size_t ix = static_cast<std::size_t>(head & (mark_bit_ - 1));
     for (std::size_t i = 0; i < n; ++i) {
       std::size_t j = ix + i < cap_ ? ix + i : ix + i - cap_;
-      slots_.get()[j].value()->~T();
+      slots_[j].value()->~T();
     }
   }
 
@@ -78,7 +79,7 @@ class ring {
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CAS
     for (;;) {
       if (tail & mark_bit_) return status::closed;
-      slot& s = slots_.get()[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
+      slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
       // Acquire pairs with the release stamp store in try_pop: the slot's old value is gone.
       std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);
       if (stamp == tail) {
@@ -115,7 +116,7 @@ class ring {
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // re-validated by the CASes
     for (;;) {
       if (tail & mark_bit_) return status::closed;
-      slot& s = slots_.get()[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
+      slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
       std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);  // as in try_push
       std::uint64_t head = 0;
       bool full = false;
@@ -144,7 +145,7 @@ class ring {
     std::uint64_t head = head_.load(std::memory_order_relaxed);  // re-validated by the CAS
     for (;;) {
       std::size_t index = static_cast<std::size_t>(head & (mark_bit_ - 1));
-      slot& s = slots_.get()[index];
+      slot& s = slots_[index];
       // Acquire pairs with the release stamp store in push: the value is written.
       std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);
       if (stamp == head + 1) {
@@ -211,12 +212,12 @@ class ring {
   bool push_hint() const noexcept {
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // a hint: try_push re-reads and decides
     if (tail & mark_bit_) return true;
-    const slot& s = slots_.get()[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
+    const slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
     return load_stamp(s, std::memory_order_relaxed) == tail;  // a hint: try_push's acquire load decides
   }
   bool pop_hint() const noexcept {
     std::uint64_t head = head_.load(std::memory_order_relaxed);  // a hint: try_pop re-reads and decides
-    const slot& s = slots_.get()[static_cast<std::size_t>(head & (mark_bit_ - 1))];
+    const slot& s = slots_[static_cast<std::size_t>(head & (mark_bit_ - 1))];
     return load_stamp(s, std::memory_order_relaxed) == head + 1;  // a hint: try_pop's acquire load decides
   }
 
@@ -239,7 +240,7 @@ class ring {
   };
   static_assert(std::is_trivial_v<slot>);
 
-  std::uint64_t index_of(const slot& s) const noexcept { return static_cast<std::uint64_t>(&s - slots_.get()); }
+  std::uint64_t index_of(const slot& s) const noexcept { return static_cast<std::uint64_t>(&s - slots_); }
   std::uint64_t load_stamp(const slot& s, std::memory_order o) const noexcept {
     std::atomic_ref<std::uint64_t> a(const_cast<std::uint64_t&>(s.rel));  // only ever accessed atomically
     return a.load(o) + index_of(s);  // the order is the caller's (each call site says what it pairs with)
@@ -248,29 +249,11 @@ class ring {
     std::atomic_ref<std::uint64_t>(s.rel).store(stamp - index_of(s), o);  // the order is the caller's
   }
 
-  // calloc: fresh pages stay untouched until a send reaches them. Over-aligned slots (a T
-  // aligned beyond new's default) take the aligned operator new and an explicit zeroing.
-  static constexpr bool over_aligned = alignof(slot) > alignof(std::max_align_t);  // beyond calloc's
-  struct slots_free {
-    void operator()(slot* p) const noexcept {
-      if constexpr (over_aligned) {
-        ::operator delete(p, std::align_val_t(alignof(slot)));
-      } else {
-        std::free(p);
-      }
-    }
-  };
-  static std::unique_ptr<slot, slots_free> zeroed_slots(std::size_t n) {
+  // Zero bytes, untouched until a send reaches them (zeroed.hpp): the slots are implicitly
+  // created in that memory (a trivial type).
+  static std::size_t slot_bytes(std::size_t n) {
     if (n > SIZE_MAX / sizeof(slot)) throw std::bad_alloc();  // n * sizeof(slot) would wrap
-    if constexpr (over_aligned) {
-      void* p = ::operator new(n * sizeof(slot), std::align_val_t(alignof(slot)));
-      std::memset(p, 0, n * sizeof(slot));
-      return std::unique_ptr<slot, slots_free>(static_cast<slot*>(p));
-    } else {
-      void* p = std::calloc(n, sizeof(slot));
-      if (!p) throw std::bad_alloc();
-      return std::unique_ptr<slot, slots_free>(static_cast<slot*>(p));
-    }
+    return n * sizeof(slot);
   }
 
   // Positions between head and tail, clamped to the capacity (a force_push between its two
@@ -313,7 +296,8 @@ class ring {
   const std::size_t cap_;
   const std::uint64_t mark_bit_;
   const std::uint64_t one_lap_;
-  const std::unique_ptr<slot, slots_free> slots_;
+  const zeroed_memory memory_;
+  slot* const slots_;
   alignas(cache_line) std::atomic<std::uint64_t> head_{0};
   alignas(cache_line) std::atomic<std::uint64_t> tail_{0};
   char pad_[cache_line - sizeof(std::atomic<std::uint64_t>)];
