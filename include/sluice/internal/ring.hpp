@@ -81,7 +81,7 @@ class ring {
       if (tail & mark_bit_) return status::closed;
       slot& s = slots_[static_cast<std::size_t>(tail & (mark_bit_ - 1))];
       // Acquire pairs with the release stamp store in try_pop: the slot's old value is gone.
-      std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);
+      std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);  // pairs with try_pop's release stamp store
       if (stamp == tail) {
         // seq_cst: the full/empty checks fence against this CAS. Relaxed on failure: we only
         // retry with the fresh value.
@@ -147,7 +147,7 @@ class ring {
       std::size_t index = static_cast<std::size_t>(head & (mark_bit_ - 1));
       slot& s = slots_[index];
       // Acquire pairs with the release stamp store in push: the value is written.
-      std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);
+      std::uint64_t stamp = load_stamp(s, std::memory_order_acquire);  // pairs with write()'s release stamp store
       if (stamp == head + 1) {
         if (head_.compare_exchange_weak(head, next(head), std::memory_order_seq_cst, std::memory_order_relaxed)) {  // failure: retry only
           T* v = s.value();
