@@ -58,6 +58,8 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <atomic>
+#include <thread>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_allocator.hpp>
@@ -495,17 +497,23 @@ class asio_op final : public async_op {
       }
     }
     allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());
-    // From another thread, our own work count until post() has returned: the handler may
-    // run, release the op's work and let io_context::run() return (and the io_context be
-    // destroyed) while post() is still signalling the io_context's thread from here. On the
-    // executor's own thread that cannot happen before we return.
-    std::optional<asio::executor_work_guard<executor_type>> hold;
-    if (!here) hold.emplace(ex);
+    // From another thread, post() may still be signalling the io_context's thread after the
+    // handler became visible there: the handler could run, finish the program's last
+    // operation, and the io_context be stopped and destroyed while post() still touches it
+    // (seen: the timer thread firing a timeout, then an io_context::stop() in a destructor).
+    // So that handler first waits until post() has returned here, and after post() this
+    // thread touches neither the op nor the io_context. On the executor's own thread that
+    // cannot happen before we return.
+    if (!here) posted_.store(false, std::memory_order_relaxed);  // published to the handler by post()
     // The posted handler runs as a hand-off frame of its own: what it completes on this thread
     // in turn (its next operation completing at once, a counterpart it wakes) queues behind
     // it instead of going through post() again, up to runnext_limit in a row, and all of it
     // runs inside this executor's run(), even when an outer drain called run().
-    asio::post(ex, asio::bind_allocator(alloc, [this, tag] { handoff_frame(&node_, tag); }));
+    asio::post(ex, asio::bind_allocator(alloc, [this, tag] {
+      while (!posted_.load(std::memory_order_acquire)) std::this_thread::yield();  // pairs with the store below
+      handoff_frame(&node_, tag);
+    }));
+    if (!here) posted_.store(true, std::memory_order_release);  // pairs with the handler's load; last touch of *this
   }
   // A hand-off runs on the executor's thread but outside its run() loop's handler call: an
   // exception is carried out of run() by a posted rethrow, as if the handler had been posted.
@@ -541,6 +549,7 @@ class asio_op final : public async_op {
 
   Handler handler_;
   std::optional<asio::executor_work_guard<executor_type>> work_;  // only while the op waits
+  std::atomic<bool> posted_{true};  // false while a post() from another thread is under way
   asio::cancellation_slot slot_;
   handoff_node node_;
   Payload payload_;
