@@ -25,6 +25,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <functional>
+#include <future>
 #include <memory>
 #include <cstring>
 #include <mutex>
@@ -560,6 +561,89 @@ TEST(Node, TheDirectoryListsRegistrationsAndRoutesBetweenNodesThatNeverMet) {
   mp::db_del("alpha_family", "k");
   EXPECT_EQ(mp::db_family("alpha_family", 5s), mp::message::object());
   watch.cancel();
+}
+
+// Idle port workers run the node's sockets (src/mp/netpoll.hpp), but a handler never holds
+// them up: with every worker blocked in a handler, the node's fallback thread polls. Here a
+// peer connects, registers in the directory and is found, all while no worker is free.
+TEST(Node, TheNetworkIsServedWhileEveryWorkerIsBusy) {
+  alpha();
+  struct gate {
+    std::atomic<unsigned> entered{0}, left{0};
+    std::mutex m;
+    std::condition_variable cv;
+    bool open = false;
+  };
+  auto g = std::make_shared<gate>();
+  const unsigned workers = std::max(2u, std::thread::hardware_concurrency());  // the default pool
+  std::vector<mp::port_id> blockers;
+  for (unsigned i = 0; i < workers; ++i) {
+    blockers.push_back(mp::port([g](const mp::message&) {
+      g->entered.fetch_add(1);
+      std::unique_lock<std::mutex> lk(g->m);
+      g->cv.wait_for(lk, 20s, [&] { return g->open; });
+      g->left.fetch_add(1);
+    }));
+    mp::snd(blockers.back(), {"block"});
+  }
+  auto release = [g] {
+    {
+      std::lock_guard<std::mutex> lk(g->m);
+      g->open = true;
+    }
+    g->cv.notify_all();
+  };
+  for (int i = 0; i < 1000 && g->entered.load() < workers; ++i) std::this_thread::sleep_for(5ms);
+  if (g->entered.load() < workers) release();
+  ASSERT_EQ(g->entered.load(), workers);
+  peer_process p("busy1");
+  bool up = wait_up("busy1", 10s);
+  bool found = false;
+  for (int i = 0; i < 100 && up && !found; ++i) {
+    auto fam = mp::db_family("peers", 2s);
+    found = fam && fam->contains("busy1#echo");
+    if (!found) std::this_thread::sleep_for(20ms);
+  }
+  unsigned left = g->left.load();
+  release();
+  EXPECT_TRUE(up);
+  EXPECT_TRUE(found);
+  EXPECT_EQ(left, 0u);  // no handler had finished: the workers were busy all along
+  for (const auto& b : blockers) mp::kil(b);
+}
+
+// A port made runnable by a thread while one worker is busy and another waits in epoll for the
+// network: the waiting one is told to look at the run queue (netpoll.hpp, interrupt_poll)
+// instead of finishing its poll (up to 50 ms). Median of 9 trials, so one slow wake-up on a
+// loaded machine does not decide it.
+TEST(Node, ALocalMessageIsNotHeldUpByAWorkerWaitingForTheNetwork) {
+  alpha();
+  std::vector<double> ms;
+  for (int trial = 0; trial < 9; ++trial) {
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::promise<void> busy_started;
+    auto busy = mp::port([released, &busy_started](const mp::message&) {
+      busy_started.set_value();
+      released.wait_for(5s);
+    });
+    mp::snd(busy, {"block"});
+    ASSERT_EQ(busy_started.get_future().wait_for(5s), std::future_status::ready);
+    std::this_thread::sleep_for(5ms);  // the other worker settles: asleep on the run queue or in epoll
+    auto arrived = std::make_shared<std::promise<std::chrono::steady_clock::time_point>>();
+    auto quick = mp::port([arrived](const mp::message&) { arrived->set_value(std::chrono::steady_clock::now()); });
+    auto t0 = std::chrono::steady_clock::now();
+    mp::snd(quick, {"go"});
+    auto f = arrived->get_future();
+    bool ok = f.wait_for(5s) == std::future_status::ready;
+    release.set_value();
+    ASSERT_TRUE(ok);
+    ms.push_back(std::chrono::duration<double, std::milli>(f.get() - t0).count());
+    mp::kil(busy);
+    mp::kil(quick);
+  }
+  std::sort(ms.begin(), ms.end());
+  EXPECT_LT(ms[ms.size() / 2], 25.0) << "median " << ms[ms.size() / 2] << " ms";
 }
 
 // Runs this binary with --bad-config CASE; true if configure threw what the case expects.

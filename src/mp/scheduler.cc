@@ -3,6 +3,7 @@
 #include <thread>
 #include <variant>
 
+#include "netpoll.hpp"
 #include "runtime.hpp"
 
 namespace sluice::mp {
@@ -21,18 +22,28 @@ class scheduler {
     return *s;
   }
 
-  void push(item it) { runq_.send(std::move(it)); }
+  // A worker asleep on the run queue takes `it`; with none asleep, one waiting in epoll is
+  // told to look (netpoll.hpp). seq_cst load after the send, against the worker's seq_cst
+  // increment before its recv: a worker counted as asleep finds the item.
+  void push(item it) {
+    runq_.send(std::move(it));
+    if (sleepers_.load() == 0) detail::interrupt_poll();
+  }
 
  private:
   scheduler() {
     unsigned n = configured_threads.load();
     if (n == 0) n = std::max(2u, std::thread::hardware_concurrency());
+    threads_ = n;
     for (unsigned i = 0; i < n; ++i) std::thread([this] { work(); }).detach();
   }
 
   void work();
+  void run(item& it);
 
   channel<item> runq_{unbounded};
+  unsigned threads_ = 0;
+  std::atomic<unsigned> sleepers_{0};  // workers in a blocking recv on runq_
 };
 
 }  // namespace
@@ -65,25 +76,47 @@ void post(std::function<void()> f) { scheduler::get().push(std::move(f)); }
 
 }  // namespace detail
 
+// A worker: the run queue first; with nothing there, the network (netpoll.hpp), whose handlers
+// put the port they feed into runnext; with neither, a sleep on the run queue.
 void scheduler::work() {
   detail::on_worker = true;
-  for (auto& it : runq_) {
-    if (auto* ps = std::get_if<std::shared_ptr<detail::port_state>>(&it)) {
-      detail::run_port(*ps);
-    } else {
-      std::get<std::function<void()>>(it)();
-    }
-    for (int i = 0; i < detail::max_runnext && detail::runnext; ++i) {
+  for (;;) {
+    auto t = runq_.try_recv();
+    if (!t && detail::worker_poll(threads_ > 1)) {
+      if (!detail::runnext) continue;
       auto next = std::move(detail::runnext);
       detail::runnext.reset();
-      detail::run_port(next);
+      item it = std::move(next);
+      run(it);
+      continue;
     }
-    if (detail::runnext) {
-      push(std::move(detail::runnext));
-      detail::runnext.reset();
+    if (!t) {
+      sleepers_.fetch_add(1);  // seq_cst: pairs with push()'s load (see there)
+      t = runq_.recv();
+      sleepers_.fetch_sub(1);  // seq_cst, likewise
     }
+    if (!t) break;
+    run(*t);
   }
   detail::on_worker = false;
+}
+
+// One item, then what it made runnable next (at most max_runnext in a row).
+void scheduler::run(item& it) {
+  if (auto* ps = std::get_if<std::shared_ptr<detail::port_state>>(&it)) {
+    detail::run_port(*ps);
+  } else {
+    std::get<std::function<void()>>(it)();
+  }
+  for (int i = 0; i < detail::max_runnext && detail::runnext; ++i) {
+    auto next = std::move(detail::runnext);
+    detail::runnext.reset();
+    detail::run_port(next);
+  }
+  if (detail::runnext) {
+    push(std::move(detail::runnext));
+    detail::runnext.reset();
+  }
 }
 
 namespace detail {

@@ -144,7 +144,8 @@ std::vector<std::string> node::listen_addresses() const {
 void node::run() {
   asio::post(io_, [this, binds = listen_addresses()] { dir_.set("'l", s_.nodeid, binds); });
   for (const auto& s : seeds_) asio::post(io_, [this, s] { connect_seed(s, std::chrono::milliseconds(600)); });
-  thread_ = std::thread([this] { io_.run(); });
+  detail::set_poller(this);  // idle port workers run io_ from now on
+  thread_ = std::thread([] { detail::fallback_poll_loop(); });
   thread_.detach();  // the node lives as long as the process
 }
 

@@ -1,9 +1,11 @@
 // The network layer behind sluice/node.hpp (private header).
 //
 // Invariants:
-//   - One thread runs the io_context; every socket operation and every connection's state
-//     change happens on it. Other threads only append to a connection's outbox (under its
-//     mutex) and post work to the io thread.
+//   - One thread at a time runs the io_context ("the io thread" below): the holder of the
+//     port scheduler's io token (src/mp/netpoll.hpp), an idle port worker or the node's own
+//     fallback thread. Every socket read and every connection's state change happens there.
+//     Other threads append to a connection's outbox (under its mutex), write it through when
+//     the connection is idle, and post work to the io thread.
 //   - A peer (a node id) has at most one connection up. A second one that comes up for the
 //     same node id is ended ("duplicate connection"), as Perl does.
 //   - Every way a connection ends goes through connection::end, once: the socket closes, and
@@ -14,6 +16,10 @@
 //     connection comes up within connect_interval.
 //   - No user callback runs on the io thread or under node::m_ (monitors fire through the
 //     port scheduler).
+//   - Bytes reach a socket in the order they were queued: a sending thread writes the socket
+//     itself (write-through) only under the connection's out_m_, with nothing queued and no
+//     write in flight, and never after end() (which clears `direct_` under out_m_ before it
+//     closes the socket, so a write-through cannot hit a reused descriptor).
 //   - TLS (when both sides want it): nothing past the peer's nonce line is read from the
 //     plain socket (the greeting is read with MSG_PEEK and taken exactly), so every byte of
 //     the peer's TLS handshake reaches the TLS stream; ours starts only after our greeting's
@@ -36,6 +42,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../mp/netpoll.hpp"
 #include "../mp/runtime.hpp"
 #include "directory.hpp"
 #include "sluice/internal/aemp/framing.hpp"
@@ -80,6 +87,8 @@ class connection : public std::enable_shared_from_this<connection> {
   bool tls_pending() const { return tls_ && !tls_ready_; }
   void watch_silence();                 // once up: probe an idle peer, end a silent one
   void flush();                         // io thread: write what the outbox holds
+  bool write_through(std::chrono::steady_clock::time_point now);  // out_m_ held: see send()
+  std::chrono::steady_clock::duration quiet_for();  // since a write last started
   void deliver(message m);
 
   node& node_;
@@ -95,17 +104,19 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string peer_;
   bool up_ = false, ended_ = false;
   std::chrono::steady_clock::time_point last_heard_;  // io thread: when bytes last came in
-  std::chrono::steady_clock::time_point last_sent_;   // io thread: when a write last started
+  std::chrono::steady_clock::time_point last_sent_;   // out_m_: when a write last started
   bool probed_ = false;                 // io thread: a probe is out since last_heard_
   std::array<char, 65536> buf_{};
   std::optional<tls_stream> tls_;      // io thread: from step 3b on, when TLS is used
   bool tls_ready_ = false;              // io thread: TLS is up; all reads and writes use tls_
   bool tls_after_write_ = false;        // io thread: TLS starts when the greeting's write ends
 
-  std::mutex out_m_;                    // guards outbox_, writing_ and overflowed_
+  std::mutex out_m_;                    // guards outbox_, writing_, overflowed_, direct_, last_*
   std::string outbox_;
   bool writing_ = false;
   bool overflowed_ = false;
+  bool direct_ = false;                 // up, plain TCP, not ended: send() may write the socket itself
+  std::chrono::steady_clock::time_point last_send_;  // the last send() call
   std::string inflight_;                // io thread only: the bytes being written
 };
 
@@ -120,12 +131,14 @@ struct settings {
   bool log = false;                           // connection and role events on stderr
 };
 
-class node : public detail::remote_hooks, public directory::host {
+class node : public detail::remote_hooks, public directory::host, public detail::poller {
  public:
   explicit node(settings s);
   void listen(const std::string& bind);          // throws on a bad address or a failed bind
   void add_seed(const std::string& hostport);    // throws on a bad address
-  void run();                                    // starts the io thread
+  void run();                                    // hands io_ to the port scheduler (netpoll.hpp)
+  void poll_one(std::chrono::milliseconds limit) override { io_.run_one_for(limit); }
+  void interrupt() override { asio::post(io_, [] {}); }
   directory& dir() { return dir_; }              // io thread only
 
   // remote_hooks: snd, kil and mon on other nodes' ports.
