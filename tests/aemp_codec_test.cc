@@ -249,3 +249,33 @@ TEST(AempCodec, CborScalarsMapKeysAndTagsDecodeAsPerlSendsThem) {
   EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0x81, 0x61, 0xff})), "malformed CBOR: text string is not UTF-8");
   EXPECT_EQ(error_of(aemp::framing::cbor, bytes({0x81, 0xa1, 0x01, 0x01})), "malformed CBOR: a map key that is not a string");
 }
+
+// A send's wire form, [port name, args...], encoded without building the array: the same bytes
+// as encoding the array, in both framings, for short and long names, few and many arguments
+// (CBOR's one-byte and longer array heads) and a non-array message (one argument).
+TEST(AempCodec, APrefixedMessageEncodesAsTheWholeArray) {
+  const std::vector<nlohmann::json> argses = {
+      nlohmann::json::array(), nlohmann::json::array({"tag", 1}),
+      nlohmann::json::parse(R"(["x", {"k": [1, 2.5, null, true]}, "\u00e9\u0001", -7, 18446744073709551615])"),
+      nlohmann::json(42), nlohmann::json("plain"), nlohmann::json::object({{"a", 1}})};
+  std::vector<nlohmann::json> more = argses;
+  nlohmann::json many = nlohmann::json::array();
+  for (int i = 0; i < 300; ++i) many.push_back(i);
+  more.push_back(many);
+  for (const std::string head : {std::string("p"), std::string(""), std::string(30, 'n'), std::string(300, 'q')}) {
+    for (const auto& args : more) {
+      nlohmann::json whole = nlohmann::json::array({head});
+      if (args.is_array()) {
+        for (const auto& a : args) whole.push_back(a);
+      } else {
+        whole.push_back(args);
+      }
+      for (auto f : {aemp::framing::json, aemp::framing::cbor}) {
+        std::string a = "prefix", b = "prefix";
+        aemp::encode(f, whole, a);
+        aemp::encode_prefixed(f, head, args, b);
+        EXPECT_EQ(a, b) << whole.dump() << (f == aemp::framing::json ? " json" : " cbor");
+      }
+    }
+  }
+}

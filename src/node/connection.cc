@@ -189,6 +189,15 @@ void connection::deliver(message m) {
 // Inside a burst the gap rule sends everything else through the queue, so the io thread's
 // single writer still batches a burst into few large writes.
 void connection::send(const message& wire) {
+  send_with([&](std::string& out) { aemp::encode(send_f_, wire, out); });
+}
+
+void connection::send(const std::string& head, const message& args) {
+  send_with([&](std::string& out) { aemp::encode_prefixed(send_f_, head, args, out); });
+}
+
+template <class Encode>
+void connection::send_with(Encode&& encode) {
   constexpr auto idle_gap = std::chrono::microseconds(20);
   bool kick = false, overflow = false;
   {
@@ -197,7 +206,7 @@ void connection::send(const message& wire) {
     const auto now = std::chrono::steady_clock::now();
     const bool idle = outbox_.empty() && !writing_ && now - last_send_ >= idle_gap;
     last_send_ = now;
-    aemp::encode(send_f_, wire, outbox_);
+    encode(outbox_);
     if (idle && direct_ && write_through(now)) return;
     overflow = overflowed_ = outbox_.size() > node_.config().max_queued_bytes;
     kick = !writing_;

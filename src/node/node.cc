@@ -364,6 +364,11 @@ void node::unreachable(const std::string& nodeid, const std::string& why) {
 }
 
 void node::send(const port_id& p, message msg) {
+  {  // the common case, a connection up: encoded straight from msg
+    std::lock_guard<std::mutex> g(m_);
+    auto it = peers_.find(p.node());
+    if (it != peers_.end() && it->second.conn) return it->second.conn->send(p.name(), msg);
+  }
   message wire = message::array({p.name()});
   if (msg.is_array()) {
     for (auto& x : msg) wire.push_back(std::move(x));

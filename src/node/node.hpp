@@ -66,6 +66,7 @@ class connection : public std::enable_shared_from_this<connection> {
              std::chrono::milliseconds seed_backoff = std::chrono::milliseconds(600));
   void start();                         // io thread: step 1 of the handshake, then reading
   void send(const message& wire);       // any thread, once up: queue one [name, args...]
+  void send(const std::string& head, const message& args);  // the same, without building it
   void end(const std::string& why);     // io thread; the one way a connection ends
   const std::string& peer() const { return peer_; }
   const std::string& seed() const { return seed_; }
@@ -87,6 +88,8 @@ class connection : public std::enable_shared_from_this<connection> {
   bool tls_pending() const { return tls_ && !tls_ready_; }
   void watch_silence();                 // once up: probe an idle peer, end a silent one
   void flush();                         // io thread: write what the outbox holds
+  template <class Encode>
+  void send_with(Encode&& encode);      // encode(outbox) appends one message
   bool write_through(std::chrono::steady_clock::time_point now);  // out_m_ held: see send()
   std::chrono::steady_clock::duration quiet_for();  // since a write last started
   void deliver(message m);

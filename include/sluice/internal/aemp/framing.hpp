@@ -92,4 +92,9 @@ class decoder {
 // Appends one message in framing `f` to `out`.
 void encode(framing f, const nlohmann::json& message, std::string& out);
 
+// Appends the message [head, args...] (args an array; any other value is one argument), byte
+// for byte what encode() writes for that array, without building it (a send's wire form is
+// the port name followed by the message's elements).
+void encode_prefixed(framing f, const std::string& head, const nlohmann::json& args, std::string& out);
+
 }  // namespace sluice::mp::aemp
