@@ -486,33 +486,37 @@ class asio_op final : public async_op {
   void schedule(bool immediate) noexcept {
     node_.run = &asio_op::run_node;
     node_.ctx = this;
-    executor_type ex = executor();
-    const bool here = runs_here(ex);
-    const void* tag = context_tag(ex);
-    if (here && this->pick().st != status::cancelled) {
-      if (handoff_if_active(&node_, runnext_limit, tag)) return;
-      if (!immediate && !handoff_active()) {
-        handoff_frame(&node_, tag);  // start this thread's drain: the handler runs now, as dispatch would
-        return;
+    bool here;
+    {
+      executor_type ex = executor();
+      here = runs_here(ex);
+      const void* tag = context_tag(ex);
+      if (here && this->pick().st != status::cancelled) {
+        if (handoff_if_active(&node_, runnext_limit, tag)) return;
+        if (!immediate && !handoff_active()) {
+          handoff_frame(&node_, tag);  // start this thread's drain: the handler runs now, as dispatch would
+          return;
+        }
       }
+      allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());
+      // From another thread, post() may still be signalling the io_context's thread after the
+      // handler became visible there: the handler could run, finish the program's last
+      // operation, and the io_context be stopped and destroyed while post() still touches it
+      // (seen: the timer thread firing a timeout, then an io_context::stop() in a destructor).
+      // So that handler first waits until post() has returned and our copies of its executor
+      // and allocator are gone (the end of this block: an io_context executor's destructor
+      // touches its io_context), and after that this thread touches neither the op nor the
+      // io_context. On the executor's own thread that cannot happen before we return.
+      if (!here) posted_.store(false, std::memory_order_relaxed);  // published to the handler by post()
+      // The posted handler runs as a hand-off frame of its own: what it completes on this
+      // thread in turn (its next operation completing at once, a counterpart it wakes) queues
+      // behind it instead of going through post() again, up to runnext_limit in a row, and all
+      // of it runs inside this executor's run(), even when an outer drain called run().
+      asio::post(ex, asio::bind_allocator(alloc, [this, tag] {
+        while (!posted_.load(std::memory_order_acquire)) std::this_thread::yield();  // pairs with the store below
+        handoff_frame(&node_, tag);
+      }));
     }
-    allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());
-    // From another thread, post() may still be signalling the io_context's thread after the
-    // handler became visible there: the handler could run, finish the program's last
-    // operation, and the io_context be stopped and destroyed while post() still touches it
-    // (seen: the timer thread firing a timeout, then an io_context::stop() in a destructor).
-    // So that handler first waits until post() has returned here, and after post() this
-    // thread touches neither the op nor the io_context. On the executor's own thread that
-    // cannot happen before we return.
-    if (!here) posted_.store(false, std::memory_order_relaxed);  // published to the handler by post()
-    // The posted handler runs as a hand-off frame of its own: what it completes on this thread
-    // in turn (its next operation completing at once, a counterpart it wakes) queues behind
-    // it instead of going through post() again, up to runnext_limit in a row, and all of it
-    // runs inside this executor's run(), even when an outer drain called run().
-    asio::post(ex, asio::bind_allocator(alloc, [this, tag] {
-      while (!posted_.load(std::memory_order_acquire)) std::this_thread::yield();  // pairs with the store below
-      handoff_frame(&node_, tag);
-    }));
     if (!here) posted_.store(true, std::memory_order_release);  // pairs with the handler's load; last touch of *this
   }
   // A hand-off runs on the executor's thread but outside its run() loop's handler call: an

@@ -17,13 +17,15 @@
 //     worker that is not asleep in epoll); it releases the token before running any port,
 //     so a handler that blocks never holds up the sockets.
 //   - A port made runnable while no worker sleeps on the run queue interrupts a worker that
-//     waits in epoll (interrupt_poll); the count of sleepers is read after the push, so the
-//     miss left is a sleeper that takes other work just then, bounded by the worker's 50 ms
-//     poll limit.
+//     waits in epoll (interrupt_poll, at most one no-op in flight); a worker that has just
+//     taken the token looks at the run queue once more (fences on both sides), so it cannot
+//     start a poll past work pushed meanwhile. The miss left is a counted sleeper that takes
+//     other work just then, bounded by the 50 ms poll limit.
 //   - The fallback thread (the node's own) takes the token only after it has been free for a
-//     whole tick (every worker busy in handlers): the sockets are never left unwatched for
-//     more than about two ticks. It hands the token back as soon as a worker asks, and wakes
-//     that worker through the run queue.
+//     whole tick (1 ms; up to 10 ms after a worker held it a while): a worker that runs a
+//     long handler while the others sleep leaves the sockets unwatched for at most about
+//     11 ms (Go leaves them to sysmon the same way, up to 10 ms). It hands the token back as soon as a worker asks (the ask
+//     interrupts its poll), and wakes that worker through the run queue.
 #pragma once
 
 #include <chrono>
@@ -41,11 +43,12 @@ struct poller {
 void set_poller(poller* p);  // once, by configure, before fallback_poll_loop; never unset
 
 // A worker whose run queue is empty: polls (true) when a poller is installed, the token is
-// free and `may_poll` (more than one worker); false: park on the run queue.
-bool worker_poll(bool may_poll);
+// free, `may_poll` (more than one worker) and, once it holds the token, work_waiting(ctx) is
+// still false; false: park on the run queue.
+bool worker_poll(bool may_poll, bool (*work_waiting)(void*), void* ctx);
 
-// The run queue got work that no sleeping worker may take: if a worker is waiting in
-// poll_one, make it return and look at the run queue.
+// The run queue got work (already published) that no sleeping worker may take: if a worker
+// is waiting in poll_one, make it return and look at the run queue.
 void interrupt_poll();
 
 // The node's own thread: watches the token, polls when no worker has for a while. Never returns.

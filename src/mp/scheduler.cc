@@ -27,7 +27,7 @@ class scheduler {
   // increment before its recv: a worker counted as asleep finds the item.
   void push(item it) {
     runq_.send(std::move(it));
-    if (sleepers_.load() == 0) detail::interrupt_poll();
+    if (sleepers_.load() == 0) detail::interrupt_poll();  // fences before it reads the token
   }
 
  private:
@@ -40,6 +40,7 @@ class scheduler {
 
   void work();
   void run(item& it);
+  static bool has_work(void* s) { return static_cast<scheduler*>(s)->runq_.size() > 0; }
 
   channel<item> runq_{unbounded};
   unsigned threads_ = 0;
@@ -82,7 +83,7 @@ void scheduler::work() {
   detail::on_worker = true;
   for (;;) {
     auto t = runq_.try_recv();
-    if (!t && detail::worker_poll(threads_ > 1)) {
+    if (!t && detail::worker_poll(threads_ > 1, &scheduler::has_work, this)) {
       if (!detail::runnext) continue;
       auto next = std::move(detail::runnext);
       detail::runnext.reset();

@@ -249,6 +249,7 @@ void connection::flush() {
     {
       std::lock_guard<std::mutex> g(self->out_m_);
       self->writing_ = false;
+      if (ec) self->direct_ = false;  // no write-through behind a failed write: end() follows
     }
     if (self->ended_) return;
     if (ec) return self->end(ec.message());
