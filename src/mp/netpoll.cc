@@ -30,8 +30,9 @@ std::atomic<bool> interrupt_sent{false};    // a no-op is on its way to the poll
 bool acquire(std::uint64_t& e) {
   e = token.load(std::memory_order_relaxed);  // a hint only: the CAS below decides
   if (e & 1) return false;
-  // acquire: pairs with release()'s store, so the last holder's io state is visible here.
-  return token.compare_exchange_strong(e, e + 1, std::memory_order_acquire, std::memory_order_relaxed);
+  // The last holder's io state is visible here.
+  return token.compare_exchange_strong(e, e + 1, std::memory_order_acquire,  // pairs with release()'s store
+                                       std::memory_order_relaxed);          // failed: nothing read through it
 }
 
 void release(std::uint64_t e) {
