@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -253,6 +254,38 @@ TEST(AempCodec, CborScalarsMapKeysAndTagsDecodeAsPerlSendsThem) {
 // A send's wire form, [port name, args...], encoded without building the array: the same bytes
 // as encoding the array, in both framings, for short and long names, few and many arguments
 // (CBOR's one-byte and longer array heads) and a non-array message (one argument).
+// src/aemp/encode.cc writes the bytes nlohmann's to_cbor and dump write, edge by edge.
+TEST(AempCodec, TheEncoderWritesNlohmannsBytes) {
+  using nlohmann::json;
+  std::vector<json> values = {nullptr, true, false, "", "plain", std::string(23, 'a'), std::string(24, 'b'),
+                              std::string(256, 'c'), std::string(70000, 'd'), "q\"b\\s/\b\t\n\f\r\x01\x1f\x7f end",
+                              "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "bad \xff utf8", "\xc3", "half \xe2\x82",
+                              std::string("nul\0in", 6), 1.0, 0.5, -2.25, 1e300, 3.4028234663852886e38,
+                              std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                              json::binary({1, 2, 3}), json::binary({4, 5}, 7), json::array(), json::object()};
+  for (std::uint64_t u : {0ull, 1ull, 23ull, 24ull, 255ull, 256ull, 65535ull, 65536ull, 4294967295ull, 4294967296ull,
+                          18446744073709551615ull}) {
+    values.push_back(u);
+  }
+  for (std::int64_t i : {std::int64_t{-1}, std::int64_t{-24}, std::int64_t{-25}, std::int64_t{-256}, std::int64_t{-257},
+                         std::int64_t{-65536}, std::int64_t{-65537}, std::int64_t{-4294967296}, std::int64_t{-4294967297},
+                         std::numeric_limits<std::int64_t>::min(), std::int64_t{7}, std::numeric_limits<std::int64_t>::max()}) {
+    values.push_back(i);
+  }
+  json nested = json::array({values, json::object({{"k", values}, {"\x01key\"\xc3\xa9", 1}, {"", nullptr}})});
+  values.push_back(nested);
+  std::vector<std::uint8_t> many_elements(300, 9);
+  values.push_back(json(many_elements));
+  for (const auto& v : values) {
+    std::string cbor = "x", json_text = "x", theirs = "x";
+    aemp::encode(aemp::framing::cbor, v, cbor);
+    json::to_cbor(v, theirs);
+    EXPECT_EQ(cbor, theirs) << v.dump(-1, ' ', false, json::error_handler_t::replace);
+    aemp::encode(aemp::framing::json, v, json_text);
+    EXPECT_EQ(json_text, "x" + v.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+}
+
 TEST(AempCodec, APrefixedMessageEncodesAsTheWholeArray) {
   const std::vector<nlohmann::json> argses = {
       nlohmann::json::array(), nlohmann::json::array({"tag", 1}),
@@ -262,7 +295,7 @@ TEST(AempCodec, APrefixedMessageEncodesAsTheWholeArray) {
   nlohmann::json many = nlohmann::json::array();
   for (int i = 0; i < 300; ++i) many.push_back(i);
   more.push_back(many);
-  for (const std::string head : {std::string("p"), std::string(""), std::string(30, 'n'), std::string(300, 'q')}) {
+  for (const std::string& head : {std::string("p"), std::string(""), std::string(30, 'n'), std::string(300, 'q')}) {
     for (const auto& args : more) {
       nlohmann::json whole = nlohmann::json::array({head});
       if (args.is_array()) {

@@ -9,9 +9,7 @@
 #include <utility>
 
 namespace sluice::mp::aemp {
-namespace {
 
-// RFC 3629 UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view text) {
   const auto* s = reinterpret_cast<const std::uint8_t*>(text.data());
   std::size_t i = 0, n = text.size();
@@ -36,6 +34,8 @@ bool valid_utf8(std::string_view text) {
   }
   return true;
 }
+
+namespace {
 
 // Decodes one CBOR item that cbor_item_length has accepted (complete, well-formed, nested at
 // most limits::max_depth deep, so the recursion is bounded; tags are skipped in a loop).
@@ -390,75 +390,6 @@ bool decoder::feed(std::string_view bytes, std::vector<nlohmann::json>& out, std
     pos_ = 0;
   }
   return true;
-}
-
-namespace {
-
-// JSON text straight into `out` (dump() would build a string first).
-void dump_into(const nlohmann::json& v, std::string& out) {
-  nlohmann::detail::serializer<nlohmann::json> s(nlohmann::detail::output_adapter<char>(out), ' ',
-                                                 nlohmann::json::error_handler_t::replace);
-  s.dump(v, false, false, 0);
-}
-
-// A CBOR head: major type `major` (0-7) with argument n, shortest form (RFC 8949, 3).
-void cbor_head(unsigned major, std::uint64_t n, std::string& out) {
-  const char m = static_cast<char>(major << 5);
-  auto be = [&out](std::uint64_t v, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  };
-  if (n < 24) {
-    out.push_back(static_cast<char>(m | static_cast<char>(n)));
-  } else if (n <= 0xff) {
-    out.push_back(static_cast<char>(m | 24));
-    be(n, 1);
-  } else if (n <= 0xffff) {
-    out.push_back(static_cast<char>(m | 25));
-    be(n, 2);
-  } else if (n <= 0xffffffff) {
-    out.push_back(static_cast<char>(m | 26));
-    be(n, 4);
-  } else {
-    out.push_back(static_cast<char>(m | 27));
-    be(n, 8);
-  }
-}
-
-}  // namespace
-
-void encode(framing f, const nlohmann::json& message, std::string& out) {
-  if (f == framing::json) {
-    dump_into(message, out);
-  } else {
-    nlohmann::json::to_cbor(message, out);
-  }
-}
-
-void encode_prefixed(framing f, const std::string& head, const nlohmann::json& args, std::string& out) {
-  const bool many = args.is_array();
-  if (f == framing::json) {
-    out.push_back('[');
-    dump_into(nlohmann::json(head), out);
-    if (many) {
-      for (const auto& a : args) {
-        out.push_back(',');
-        dump_into(a, out);
-      }
-    } else {
-      out.push_back(',');
-      dump_into(args, out);
-    }
-    out.push_back(']');
-    return;
-  }
-  cbor_head(4, 1 + (many ? args.size() : 1), out);  // an array of definite length
-  cbor_head(3, head.size(), out);                    // a text string, as to_cbor writes one
-  out += head;
-  if (many) {
-    for (const auto& a : args) nlohmann::json::to_cbor(a, out);
-  } else {
-    nlohmann::json::to_cbor(args, out);
-  }
 }
 
 }  // namespace sluice::mp::aemp

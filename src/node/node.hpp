@@ -102,6 +102,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::chrono::milliseconds seed_backoff_;  // the seed's back-off when this connection was made
   aemp::handshake hs_;
   std::optional<aemp::decoder> dec_;
+  std::vector<message> decoded_;  // one read's messages; kept, so its capacity is reused
   aemp::framing send_f_ = aemp::framing::json;
   asio::steady_timer timer_;
   std::string peer_;

@@ -2,7 +2,8 @@
 // Input: byte 0 picks the framing (even: json, odd: cbor), byte 1 the read size (1-256); the
 // rest is the stream. Checked on every input: feeding it whole and in reads of that size
 // gives the same messages (or both fail), and whatever decodes re-encodes to bytes that decode
-// and re-encode to the same bytes. Run: tools/fuzz.
+// and re-encode to the same bytes; and sluice's encoder writes each decoded message byte for
+// byte as nlohmann's to_cbor / dump do. Run: tools/fuzz.
 #include <sluice/internal/aemp/framing.hpp>
 
 #include <cstdint>
@@ -36,6 +37,19 @@ bool decode(aemp::framing f, std::string_view data, std::size_t chunk, std::vect
   return true;
 }
 
+// src/aemp/encode.cc promises nlohmann's bytes (its Invariants).
+void check_encoder(aemp::framing f, const nlohmann::json& m) {
+  std::string ours;
+  aemp::encode(f, m, ours);
+  if (f == aemp::framing::json) {
+    if (ours != m.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) broken("JSON differs from dump()");
+  } else {
+    std::string theirs;
+    nlohmann::json::to_cbor(m, theirs);
+    if (ours != theirs) broken("CBOR differs from to_cbor()");
+  }
+}
+
 std::string encode_all(aemp::framing f, const std::vector<nlohmann::json>& ms) {
   std::string out;
   for (const auto& m : ms) aemp::encode(f, m, out);
@@ -56,6 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (ok_whole != ok_pieces) broken("whole and chunked feeding disagree on the verdict");
   std::string a = encode_all(f, whole), b = encode_all(f, pieces);
   if (a != b) broken("whole and chunked feeding decoded different messages");
+  for (const auto& m : whole) check_encoder(f, m);
   std::vector<nlohmann::json> again;
   if (f == aemp::framing::json) {
     // JSON text re-encoded from decoded messages always decodes.

@@ -89,7 +89,10 @@ class decoder {
   std::string failed_;  // non-empty after an error
 };
 
-// Appends one message in framing `f` to `out`.
+// RFC 3629 UTF-8: no overlongs, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(std::string_view text);
+
+// Appends one message in framing `f` to `out` (src/aemp/encode.cc).
 void encode(framing f, const nlohmann::json& message, std::string& out);
 
 // Appends the message [head, args...] (args an array; any other value is one argument), byte

@@ -1,0 +1,192 @@
+// AEMP's encoders: a message tree to JSON text or CBOR, appended to a std::string.
+//
+// Written here rather than through nlohmann's to_cbor/dump because those build an output
+// adapter per call (a make_shared: one malloc and two atomic RMWs) and, for dump, a serializer
+// with a 512-byte buffer and a locale query; encode_prefixed called them once per element, and
+// they were ~10% of a sending node's profile (perf, ["tag", i] at 1.5 M msg/s).
+//
+// Invariants:
+//   - The bytes are nlohmann's, byte for byte: CBOR integers and lengths in their shortest
+//     form (RFC 8949, 3), strings as text strings (major type 3), maps in key order; JSON
+//     compact, with nlohmann's escapes (\b \t \n \f \r \" \\, other bytes below 0x20 as
+//     \u00xx in lower-case hex) and UTF-8 copied as it is. tests/aemp_codec_test.cc compares
+//     the two on a corpus of trees.
+//   - What is rare or subtle goes to nlohmann per value: floating-point numbers (its compact
+//     float and shortest round-trip text), binary values (subtypes), strings that are not
+//     valid UTF-8 (its U+FFFD replacement).
+//   - Recursion follows the tree's depth, as nlohmann's own writers do; a tree is built by
+//     the program (decoded trees are bounded by limits::max_depth).
+#include "sluice/internal/aemp/framing.hpp"
+
+#include <charconv>
+
+namespace sluice::mp::aemp {
+namespace {
+
+using json = nlohmann::json;
+
+// A CBOR head: major type `major` (0-7) with argument n, shortest form (RFC 8949, 3).
+void cbor_head(unsigned major, std::uint64_t n, std::string& out) {
+  const auto m = static_cast<unsigned char>(major << 5);
+  char b[9];
+  std::size_t len;
+  if (n < 24) {
+    b[0] = static_cast<char>(m | n);
+    len = 1;
+  } else {
+    const int bytes = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffff ? 4 : 8;
+    const unsigned ai = bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27;
+    b[0] = static_cast<char>(m | ai);
+    for (int i = 0; i < bytes; ++i) b[1 + i] = static_cast<char>((n >> (8 * (bytes - 1 - i))) & 0xff);
+    len = 1 + static_cast<std::size_t>(bytes);
+  }
+  out.append(b, len);
+}
+
+void cbor_string(std::string_view s, std::string& out) {
+  cbor_head(3, s.size(), out);
+  out.append(s);
+}
+
+void cbor_value(const json& v, std::string& out) {
+  switch (v.type()) {
+    case json::value_t::null: out.push_back(static_cast<char>(0xf6)); return;
+    case json::value_t::boolean: out.push_back(static_cast<char>(v.get<bool>() ? 0xf5 : 0xf4)); return;
+    case json::value_t::number_unsigned: cbor_head(0, v.get<std::uint64_t>(), out); return;
+    case json::value_t::number_integer: {
+      const std::int64_t n = v.get<std::int64_t>();
+      if (n >= 0) return cbor_head(0, static_cast<std::uint64_t>(n), out);
+      return cbor_head(1, static_cast<std::uint64_t>(-(n + 1)), out);  // -1 - n, without overflow
+    }
+    case json::value_t::string: return cbor_string(v.get_ref<const std::string&>(), out);
+    case json::value_t::array:
+      cbor_head(4, v.size(), out);
+      for (const auto& x : v) cbor_value(x, out);
+      return;
+    case json::value_t::object:
+      cbor_head(5, v.size(), out);
+      for (const auto& [k, x] : v.get_ref<const json::object_t&>()) {
+        cbor_string(k, out);
+        cbor_value(x, out);
+      }
+      return;
+    default: json::to_cbor(v, out); return;  // floats, binary, discarded: nlohmann's forms
+  }
+}
+
+// nlohmann's serializer, for the values it handles best (see the Invariants).
+void json_by_nlohmann(const json& v, std::string& out) {
+  nlohmann::detail::serializer<json> s(nlohmann::detail::output_adapter<char>(out), ' ',
+                                       json::error_handler_t::replace);
+  s.dump(v, false, false, 0);
+}
+
+void json_string(const std::string& s, std::string& out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (p[i] < 0x80) continue;
+    if (!valid_utf8(std::string_view(s).substr(i))) return json_by_nlohmann(json(s), out);
+    break;
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // start of the bytes not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = p[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s, run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\t': out.append("\\t"); break;
+      case '\n': out.append("\\n"); break;
+      case '\f': out.append("\\f"); break;
+      case '\r': out.append("\\r"); break;
+      default: {
+        const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+        out.append(u, 6);
+      }
+    }
+  }
+  out.append(s, run, s.size() - run);
+  out.push_back('"');
+}
+
+template <class Int>
+void json_integer(Int n, std::string& out) {
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, n);
+  out.append(b, static_cast<std::size_t>(r.ptr - b));
+}
+
+void json_value(const json& v, std::string& out) {
+  switch (v.type()) {
+    case json::value_t::null: out.append("null"); return;
+    case json::value_t::boolean: out.append(v.get<bool>() ? "true" : "false"); return;
+    case json::value_t::number_unsigned: return json_integer(v.get<std::uint64_t>(), out);
+    case json::value_t::number_integer: return json_integer(v.get<std::int64_t>(), out);
+    case json::value_t::string: return json_string(v.get_ref<const std::string&>(), out);
+    case json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& x : v) {
+        if (!first) out.push_back(',');
+        first = false;
+        json_value(x, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [k, x] : v.get_ref<const json::object_t&>()) {
+        if (!first) out.push_back(',');
+        first = false;
+        json_string(k, out);
+        out.push_back(':');
+        json_value(x, out);
+      }
+      out.push_back('}');
+      return;
+    }
+    default: return json_by_nlohmann(v, out);  // floats, binary, discarded
+  }
+}
+
+}  // namespace
+
+void encode(framing f, const nlohmann::json& message, std::string& out) {
+  if (f == framing::json) return json_value(message, out);
+  cbor_value(message, out);
+}
+
+void encode_prefixed(framing f, const std::string& head, const nlohmann::json& args, std::string& out) {
+  const bool many = args.is_array();
+  if (f == framing::json) {
+    out.push_back('[');
+    json_string(head, out);
+    if (many) {
+      for (const auto& a : args) {
+        out.push_back(',');
+        json_value(a, out);
+      }
+    } else {
+      out.push_back(',');
+      json_value(args, out);
+    }
+    out.push_back(']');
+    return;
+  }
+  cbor_head(4, 1 + (many ? args.size() : 1), out);  // an array of definite length
+  cbor_string(head, out);
+  if (many) {
+    for (const auto& a : args) cbor_value(a, out);
+  } else {
+    cbor_value(args, out);
+  }
+}
+
+}  // namespace sluice::mp::aemp
