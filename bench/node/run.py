@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The node (cross-process) benchmark's driver: sluice nodes next to CAF 0.17 remote actors,
 Erlang/OTP distribution, ZeroMQ and raw TCP, two processes on 127.0.0.1 each (TCP ports
-14200-14249 only), side by side in one run.
+14200-14259 only), side by side in one run.
 
   bench/node/run.py [--bin build/release/bench/node] [--repeat N] [--messages N]
                     [--slow-messages M] [--rounds K] [--only sluice-cbor,erlang,...]
@@ -29,6 +29,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SYSTEMS = {
     "sluice-cbor": ("sluice_node_bench", 14200, False),
     "sluice-json": ("sluice_node_bench", 14204, False),
+    # the same program linked with sluice::mimalloc (every malloc of both processes)
+    "sluice-cbor+mimalloc": ("sluice_node_bench_mimalloc", 14250, False),
+    "sluice-json+mimalloc": ("sluice_node_bench_mimalloc", 14254, False),
     "caf": ("caf_node_bench", 14210, True),
     "zmq": ("zmq_node_bench", 14220, False),
     "rawtcp": ("rawtcp_node_bench", 14230, False),
@@ -56,7 +59,7 @@ def command(system, args):
         return None, "%s not built (its package is missing: tools/setup --bench)" % prog
     cmd = [path, "--messages", str(n), "--rounds", str(args.rounds), "--port", str(port)]
     if system.startswith("sluice-"):
-        cmd += ["--framing", system.split("-")[1]]
+        cmd += ["--framing", system.split("-")[1].split("+")[0]]
     if system.startswith("sluice-") or system == "caf":
         # Two processes: traffic (sluice: monitor_timeout 30 s, the default; CAF: no
         # heartbeat) and detection (1 s).
@@ -179,11 +182,13 @@ def main():
     # (description, sluice value, bound, "ge" or "le")
     targets = []
     c, j = "sluice-cbor", "sluice-json"
-    for peer, k in (("erlang", 10), ("caf", 20), ("zmq", 0.5)):
-        b = get(peer, "throughput")
-        targets.append(("%s throughput >= %gx %s" % (c, k, peer), get(c, "throughput"), b and k * b, "ge"))
+    for cc in (c, c + "+mimalloc"):
+        for peer, k in (("erlang", 10), ("caf", 20), ("zmq", 0.5)):
+            b = get(peer, "throughput")
+            targets.append(("%s throughput >= %gx %s" % (cc, k, peer), get(cc, "throughput"), b and k * b, "ge"))
     b = get("rawtcp-json", "throughput")
-    targets.append(("%s throughput >= rawtcp-json" % j, get(j, "throughput"), b, "ge"))
+    for jj in (j, j + "+mimalloc"):
+        targets.append(("%s throughput >= rawtcp-json" % jj, get(jj, "throughput"), b, "ge"))
     for s in (c, j):
         b = get("erlang", "rt_median")
         targets.append(("%s RT median <= 0.8x erlang" % s, get(s, "rt_median"), b and 0.8 * b, "le"))

@@ -133,7 +133,10 @@ std::vector<double> round_trips(const std::string& sys, const std::string& peer,
 int run_main(const std::string& framing, long n, long rounds, int port, const std::string& part, long mt,
              unsigned threads) {
   deadline(600);
-  const std::string sys = "sluice-" + framing;
+#ifndef NODEBENCH_SYSTEM_SUFFIX
+#define NODEBENCH_SYSTEM_SUFFIX ""
+#endif
+  const std::string sys = "sluice-" + framing + NODEBENCH_SYSTEM_SUFFIX;  // "+mimalloc": linked with sluice::mimalloc
   auto addr = [](int p) { return "127.0.0.1:" + std::to_string(p); };
   configure("nbmain", addr(port), framing, std::nullopt, mt, threads);
   const std::string mts = std::to_string(mt), ths = std::to_string(threads),
