@@ -21,6 +21,9 @@
 //     taken the token looks at the run queue once more (fences on both sides), so it cannot
 //     start a poll past work pushed meanwhile. The miss left is a counted sleeper that takes
 //     other work just then, bounded by the 50 ms poll limit.
+//   - A worker that takes the token first looks without sleeping (poll_ready, yielding the
+//     core between looks) for up to spin_for, then waits in epoll. Only workers spin, never
+//     the fallback (it polls because workers are busy, and would take their core).
 //   - The fallback thread (the node's own) takes the token only after it has been free for a
 //     whole tick (1 ms; up to 10 ms after a worker held it a while): a worker that runs a
 //     long handler while the others sleep leaves the sockets unwatched for at most about
@@ -36,6 +39,8 @@ struct poller {
   virtual ~poller() = default;
   // Runs at most one ready io handler, waiting up to `limit` for one. Token holder only.
   virtual void poll_one(std::chrono::milliseconds limit) = 0;
+  // Runs at most one io handler that is ready now, without waiting: true if it ran one. Token holder only.
+  virtual bool poll_ready() = 0;
   // Makes a poll_one that is waiting (on any thread) return soon. Any thread.
   virtual void interrupt() = 0;
 };

@@ -142,6 +142,7 @@ class node : public detail::remote_hooks, public directory::host, public detail:
   void add_seed(const std::string& hostport);    // throws on a bad address
   void run();                                    // hands io_ to the port scheduler (netpoll.hpp)
   void poll_one(std::chrono::milliseconds limit) override { io_.run_one_for(limit); }
+  bool poll_ready() override { return io_.poll_one() > 0; }
   void interrupt() override { asio::post(io_, [] {}); }
   directory& dir() { return dir_; }              // io thread only
 
