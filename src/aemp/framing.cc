@@ -3,6 +3,7 @@
 // argument in the low 5; indefinite lengths closed by 0xff).
 #include "sluice/internal/aemp/framing.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -78,6 +79,9 @@ class cbor_reader {
       }
       case 4: {
         out = nlohmann::json::array();
+        // A definite count is at most the bytes left (the scanner checked it): one allocation
+        // instead of the vector's doublings (1, 2, 4 for a 3-element message).
+        if ((ib & 31) != 31) out.get_ref<nlohmann::json::array_t&>().reserve(static_cast<std::size_t>(std::min<std::uint64_t>(arg, n_ - pos_)));
         for (std::uint64_t i = 0; more(ib, arg, i); ++i) {
           if (!has(1)) return truncated(why);
           nlohmann::json v;

@@ -178,10 +178,10 @@ void connection::watch_silence() {
 
 void connection::deliver(message m) {
   if (m.empty() || !m[0].is_string()) return;  // [] is a no-op; anything else has no port
-  const std::string name = m[0].get<std::string>();
-  if (name.empty()) return node_.request(shared_from_this(), m);
+  if (m[0].get_ref<const std::string&>().empty()) return node_.request(shared_from_this(), m);
+  std::string name = std::move(m[0].get_ref<std::string&>());  // not copied: the element goes next
   m.erase(m.begin());
-  mp::snd(port_id(node_.config().nodeid, name), std::move(m));
+  mp::snd(port_id(node_.config().nodeid, std::move(name)), std::move(m));
 }
 
 // A sender writes the socket itself when the connection is idle (nothing queued, no write in
