@@ -507,6 +507,48 @@ TEST(Node, AMonitorOnAnUnknownNodeFiresWithinTheConnectInterval) {
   EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "nowhere", "no known address"])"));
 }
 
+// A db_mon watcher's calls run one at a time, in the order of the changes: posted one task
+// per change, two workers ran them at once or the later first, and a watcher that keeps the
+// latest contents kept a stale one (the directory test below failed 1 run in 25-40).
+TEST(Node, ADirectoryWatcherSeesTheChangesInOrder) {
+  alpha();
+  struct seen {
+    std::mutex m;
+    std::condition_variable cv;
+    long last = -1;
+    int calls = 0, in_call = 0;
+    bool out_of_order = false, overlapped = false;
+  };
+  auto v = std::make_shared<seen>();
+  auto watch = mp::db_mon("ordered", [v](const mp::message& contents, const std::vector<std::string>&,
+                                         const std::vector<std::string>&, const std::vector<std::string>&) {
+    {
+      std::lock_guard<std::mutex> g(v->m);
+      if (++v->in_call > 1) v->overlapped = true;
+    }
+    std::this_thread::yield();  // widen the window for an overlapping call
+    std::lock_guard<std::mutex> g(v->m);
+    --v->in_call;
+    ++v->calls;
+    long now = contents.contains("k") ? contents["k"].get<long>() : -1;
+    if (now < v->last) v->out_of_order = true;
+    v->last = now;
+    v->cv.notify_all();
+  });
+  peer_process omicron("omicron");  // asks alpha to serve (g_slave): alpha becomes global
+  ASSERT_TRUE(wait_up("omicron"));
+  constexpr long n = 3000;
+  for (long i = 0; i < n; ++i) mp::db_set("ordered", "k", i);
+  std::unique_lock<std::mutex> g(v->m);
+  ASSERT_TRUE(v->cv.wait_for(g, 20s, [&] { return v->last == n - 1; })) << "last seen " << v->last;
+  EXPECT_FALSE(v->out_of_order);
+  EXPECT_FALSE(v->overlapped);
+  EXPECT_GT(v->calls, 1);
+  g.unlock();
+  watch.cancel();
+  mp::db_del("ordered", "k");
+}
+
 // The directory: alpha is the peers' seed, hence their master and a global node. Every
 // peer's db_reg reaches it; a peer finds another through it (g_find) and connects on demand;
 // a killed peer's entries go.

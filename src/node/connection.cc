@@ -45,7 +45,7 @@ std::chrono::steady_clock::duration connection::quiet_for() {
 
 void connection::take_handshake_output() {
   std::lock_guard<std::mutex> g(out_m_);
-  outbox_ += hs_.take_output();
+  outbox_.append(hs_.take_output());
 }
 
 // The one reader: through TLS once it is up; before that from the socket, exactly up to the
@@ -207,7 +207,7 @@ void connection::send_with(Encode&& encode) {
     const auto now = std::chrono::steady_clock::now();
     const bool idle = outbox_.empty() && !writing_ && now - last_send_ >= idle_gap;
     last_send_ = now;
-    encode(outbox_);
+    encode(outbox_.tail());
     if (idle && direct_ && write_through(now)) return;
     overflow = overflowed_ = outbox_.size() > node_.config().max_queued_bytes;
     kick = !writing_;
@@ -223,15 +223,13 @@ void connection::send_with(Encode&& encode) {
 // went; otherwise what is left stays queued for the io thread's writer, which also meets
 // (and reports, through end()) any error this write saw.
 bool connection::write_through(std::chrono::steady_clock::time_point now) {
-  ssize_t n = ::send(sock_.native_handle(), outbox_.data(), outbox_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  const auto& iov = outbox_.buffers();  // one message, one block: the outbox was empty
+  if (iov.empty()) return true;
+  ssize_t n = ::send(sock_.native_handle(), iov.front().data(), iov.front().size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n <= 0) return false;
   last_sent_ = now;
-  if (static_cast<std::size_t>(n) == outbox_.size()) {
-    outbox_.clear();
-    return true;
-  }
-  outbox_.erase(0, static_cast<std::size_t>(n));
-  return false;
+  outbox_.consume(static_cast<std::size_t>(n));
+  return outbox_.empty();
 }
 
 // The single writer: everything queued so far in one write (batched under load). While the
@@ -258,9 +256,9 @@ void connection::flush() {
     self->flush();
   };
   if (tls_ready_) {
-    asio::async_write(*tls_, asio::buffer(inflight_), std::move(done));
+    asio::async_write(*tls_, inflight_.buffers(), std::move(done));
   } else {
-    asio::async_write(sock_, asio::buffer(inflight_), std::move(done));
+    asio::async_write(sock_, inflight_.buffers(), std::move(done));
   }
 }
 

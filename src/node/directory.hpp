@@ -11,7 +11,8 @@
 // Invariants:
 //   - Every member runs on the node's io thread: requests from peers, node up/down events,
 //     and the public db_* calls (posted there). Nothing here takes a lock, and no user
-//     callback runs here (db_mon callbacks go through host::post_user).
+//     callback runs here (db_mon callbacks go through host::post_user, each watcher's
+//     through its own serial_calls, so they run in the order of the changes).
 //   - local_ is this node's own entries, exactly: the master always has them after a
 //     g_slave (sent whenever a master is chosen) and every later g_upd.
 //   - Requests that need the master (g_find, g_db_*, g_mon1) wait in pending_ until they are
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "../mp/runtime.hpp"
+#include "serial_calls.hpp"
 
 namespace sluice::mp::net {
 
@@ -84,7 +86,9 @@ class directory {
   struct watcher {
     std::shared_ptr<monitor::state> st;
     family_watcher f;
+    std::shared_ptr<serial_calls> calls = std::make_shared<serial_calls>();  // f's calls, in order
   };
+  void call_watcher(const watcher& w, std::function<void()> call);
 
   // Client role (Kernel.pm).
   void set_master(const std::string& node);

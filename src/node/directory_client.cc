@@ -111,16 +111,20 @@ void directory::del(const std::string& family, const std::vector<std::string>& k
 
 void directory::watch(const std::string& family, std::shared_ptr<monitor::state> st, family_watcher f) {
   auto it = mon_.find(family);
+  watcher w{std::move(st), std::move(f)};
   if (it != mon_.end()) {  // watched already: this watcher starts from what we have
-    message contents = it->second;
-    host_.post_user([st, f, contents] {
+    call_watcher(w, [st = w.st, f = w.f, contents = it->second] {
       if (!st->cancelled.load()) f(contents, keys_of(contents), {}, {});
     });
   } else {
     mon_[family] = message::object();
     pending_add("mon1 " + family, node_request({"g_mon1", family}));
   }
-  watchers_[family].push_back({std::move(st), std::move(f)});
+  watchers_[family].push_back(std::move(w));
+}
+
+void directory::call_watcher(const watcher& w, std::function<void()> call) {
+  if (w.calls->push(std::move(call))) host_.post_user([calls = w.calls] { calls->drain(); });
 }
 
 void directory::unwatch(const std::string& family) {
@@ -168,8 +172,8 @@ void directory::changed(const std::string& family, const message& set, const mes
   prune_watchers(family);
   if (!watchers_.count(family)) return;
   for (const auto& w : watchers_[family]) {
-    host_.post_user([w, contents = db, added, changed, deleted] {
-      if (!w.st->cancelled.load()) w.f(contents, added, changed, deleted);
+    call_watcher(w, [st = w.st, f = w.f, contents = db, added, changed, deleted] {
+      if (!st->cancelled.load()) f(contents, added, changed, deleted);
     });
   }
 }

@@ -531,9 +531,10 @@ void node::notify(const std::string& nodeid, bool up, const message& reason) {
     ws = watchers_;
   }
   for (auto& w : ws) {
-    detail::post([w, nodeid, up, reason] {
-      if (!w.st->cancelled.load()) w.f(nodeid, up, reason);
-    });
+    auto call = [st = w.st, f = w.f, nodeid, up, reason] {
+      if (!st->cancelled.load()) f(nodeid, up, reason);
+    };
+    if (w.calls->push(std::move(call))) detail::post([calls = w.calls] { calls->drain(); });
   }
 }
 

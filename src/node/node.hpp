@@ -30,6 +30,9 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include "byte_queue.hpp"
+#include "serial_calls.hpp"
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -116,12 +119,12 @@ class connection : public std::enable_shared_from_this<connection> {
   bool tls_after_write_ = false;        // io thread: TLS starts when the greeting's write ends
 
   std::mutex out_m_;                    // guards outbox_, writing_, overflowed_, direct_, last_*
-  std::string outbox_;
+  byte_queue outbox_;
   bool writing_ = false;
   bool overflowed_ = false;
   bool direct_ = false;                 // up, plain TCP, not ended: send() may write the socket itself
   std::chrono::steady_clock::time_point last_send_;  // the last send() call
-  std::string inflight_;                // io thread only: the bytes being written
+  byte_queue inflight_;                 // io thread only: the bytes being written
 };
 
 struct settings {
@@ -188,6 +191,7 @@ class node : public detail::remote_hooks, public directory::host, public detail:
   struct watcher {
     std::shared_ptr<monitor::state> st;
     std::function<void(const std::string&, bool, const message&)> f;
+    std::shared_ptr<serial_calls> calls = std::make_shared<serial_calls>();  // f's calls, in order
   };
 
   void enqueue(const std::string& nodeid, message wire);   // m_ held
