@@ -10,8 +10,11 @@
 // Invariants:
 //   - Bytes leave in the order they were appended: blocks_ front to back, each from off_
 //     (front block only) to its end.
-//   - size() is the bytes queued: sealed_ (all blocks but the last, less off_) plus the last
-//     block's size.
+//   - size() is the bytes queued: sealed_ (all blocks but the last, less off_ when the front
+//     is one of them) plus the last block's size (less off_ when it is also the front).
+//   - Memory: a block grows as a std::string does, up to about block_size; at most max_spare
+//     emptied blocks are kept (a connection holds little more than its largest burst's last
+//     blocks, not the burst).
 //   - Not thread-safe: the connection guards its outbox with out_m_ and its in-flight queue
 //     is the io thread's.
 #pragma once
@@ -29,16 +32,23 @@ namespace sluice::mp::net {
 class byte_queue {
  public:
   static constexpr std::size_t block_size = 64 * 1024;  // a block takes appends until it holds this much
-  static constexpr std::size_t max_spare = 8;           // emptied blocks kept for reuse
+  static constexpr std::size_t max_spare = 2;           // emptied blocks kept for reuse
 
-  // The string to append to (a new block once the last one is full). Callers append, then
-  // call appended() so that size() stays true.
+  // The string to append to (a new block once the last one is full); size() counts what the
+  // caller appends to it.
   std::string& tail() {
     if (blocks_.empty() || blocks_.back().size() >= block_size) {
-      if (!blocks_.empty()) sealed_ += blocks_.back().size() - (blocks_.size() == 1 ? off_ : 0);
-      blocks_.push_back(take_spare());
+      const std::size_t sealing = blocks_.empty() ? 0 : blocks_.back().size() - (blocks_.size() == 1 ? off_ : 0);
+      blocks_.push_back(take_spare());  // may throw (bad_alloc): nothing counted yet
+      sealed_ += sealing;
     }
     return blocks_.back();
+  }
+
+  // Drops what was appended to the last block beyond `size` (a failed encode's partial
+  // message; `size` is that block's size before the append).
+  void truncate_tail(std::size_t size) {
+    if (!blocks_.empty() && blocks_.back().size() > size) blocks_.back().resize(size);
   }
   void append(std::string_view s) { tail().append(s); }
 
@@ -89,11 +99,7 @@ class byte_queue {
 
  private:
   std::string take_spare() {
-    if (spare_.empty()) {
-      std::string s;
-      s.reserve(block_size);
-      return s;
-    }
+    if (spare_.empty()) return std::string();
     std::string s = std::move(spare_.back());
     spare_.pop_back();
     return s;

@@ -207,7 +207,14 @@ void connection::send_with(Encode&& encode) {
     const auto now = std::chrono::steady_clock::now();
     const bool idle = outbox_.empty() && !writing_ && now - last_send_ >= idle_gap;
     last_send_ = now;
-    encode(outbox_.tail());
+    std::string& tail = outbox_.tail();
+    const std::size_t before = tail.size();
+    try {
+      encode(tail);
+    } catch (...) {  // bad_alloc, say: no half message on the wire
+      outbox_.truncate_tail(before);
+      throw;
+    }
     if (idle && direct_ && write_through(now)) return;
     overflow = overflowed_ = outbox_.size() > node_.config().max_queued_bytes;
     kick = !writing_;

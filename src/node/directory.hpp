@@ -10,7 +10,8 @@
 //
 // Invariants:
 //   - Every member runs on the node's io thread: requests from peers, node up/down events,
-//     and the public db_* calls (posted there). Nothing here takes a lock, and no user
+//     and the public db_* calls (posted there). Nothing here takes a lock but a watcher's
+//     serial_calls queue (briefly, never over a call), and no user
 //     callback runs here (db_mon callbacks go through host::post_user, each watcher's
 //     through its own serial_calls, so they run in the order of the changes).
 //   - local_ is this node's own entries, exactly: the master always has them after a

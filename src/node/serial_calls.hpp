@@ -12,6 +12,8 @@
 //     which alone starts a drain, and cleared by that drain, under m_, when it finds the
 //     queue empty. So calls run in push order and never overlap.
 //   - No call runs under m_, and a drain is started (posted) after m_ is released.
+//   - A call that throws ends its drain with draining_ cleared (the exception goes on), so
+//     the next push starts a new drain: the queue never jams.
 #pragma once
 
 #include <deque>
@@ -43,7 +45,13 @@ class serial_calls {
         f = std::move(calls_.front());
         calls_.pop_front();
       }
-      f();
+      try {
+        f();
+      } catch (...) {
+        std::lock_guard<std::mutex> g(m_);
+        draining_ = false;  // what is queued waits for the next push's drain
+        throw;
+      }
     }
   }
 
