@@ -400,9 +400,10 @@ void cut_connection_leaves_a_prefix(cutting_proxy::cut how, const std::string& n
 }
 
 TEST(Node, AConnectionResetInTheMiddleLeavesAPrefixAndFiresTheMonitor) {
-  // A reset may reach the reader as the RST itself or, when the FIN's turn came first, as EOF.
-  cut_connection_leaves_a_prefix(cutting_proxy::cut::reset, "nu", {"Connection reset by peer", "Unexpected end-of-file"},
-                                 1s);
+  // A reset may reach the reader as the RST itself or, when the FIN's turn came first, as EOF;
+  // or the writer meets it first, writing after the RST (EPIPE: seen once in an ASan run).
+  cut_connection_leaves_a_prefix(cutting_proxy::cut::reset, "nu",
+                                 {"Connection reset by peer", "Unexpected end-of-file", "Broken pipe"}, 1s);
 }
 
 TEST(Node, AConnectionThatGoesSilentLeavesAPrefixAndFiresTheMonitorWithinTheTimeout) {
