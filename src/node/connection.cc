@@ -189,41 +189,49 @@ void connection::deliver(message m) {
 // io thread (measured: the post-and-wake added ~15-25 us to each direction of a round trip).
 // Inside a burst the gap rule sends everything else through the queue, so the io thread's
 // single writer still batches a burst into few large writes.
-void connection::send(const message& wire) {
-  send_with([&](std::string& out) { aemp::encode(send_f_, wire, out); });
+void connection::send(const message& wire) { after(queue(wire)); }
+
+void connection::send(const std::string& head, const message& args) { after(queue(head, args)); }
+
+connection::queued connection::queue(const message& wire) {
+  return queue_with([&](std::string& out) { aemp::encode(send_f_, wire, out); });
 }
 
-void connection::send(const std::string& head, const message& args) {
-  send_with([&](std::string& out) { aemp::encode_prefixed(send_f_, head, args, out); });
+connection::queued connection::queue(const std::string& head, const message& args) {
+  return queue_with([&](std::string& out) { aemp::encode_prefixed(send_f_, head, args, out); });
+}
+
+// The wake a queue() left to its caller, made once the caller's locks are released.
+void connection::after(queued q) {
+  if (q == queued::overflow) {  // a peer that does not keep up: break the connection, so monitors see it
+    asio::post(node_.io(), [self = shared_from_this()] { self->end("send queue overflow"); });
+  } else if (q == queued::kick) {
+    asio::post(node_.io(), [self = shared_from_this()] { self->flush(); });
+  }
 }
 
 template <class Encode>
-void connection::send_with(Encode&& encode) {
+connection::queued connection::queue_with(Encode&& encode) {
   constexpr auto idle_gap = std::chrono::microseconds(20);
-  bool kick = false, overflow = false;
-  {
-    std::lock_guard<std::mutex> g(out_m_);
-    if (overflowed_) return;  // ending: what follows is dropped with the monitors fired
-    const auto now = std::chrono::steady_clock::now();
-    const bool idle = outbox_.empty() && !writing_ && now - last_send_ >= idle_gap;
-    last_send_ = now;
-    std::string& tail = outbox_.tail();
-    const std::size_t before = tail.size();
-    try {
-      encode(tail);
-    } catch (...) {  // bad_alloc, say: no half message on the wire
-      outbox_.truncate_tail(before);
-      throw;
-    }
-    if (idle && direct_ && write_through(now)) return;
-    overflow = overflowed_ = outbox_.size() > node_.config().max_queued_bytes;
-    kick = !writing_;
+  std::lock_guard<std::mutex> g(out_m_);
+  if (overflowed_) return queued::done;  // ending: what follows is dropped with the monitors fired
+  const auto now = std::chrono::steady_clock::now();
+  const bool idle = outbox_.empty() && !writing_ && now - last_send_ >= idle_gap;
+  last_send_ = now;
+  std::string& tail = outbox_.tail();
+  const std::size_t before = tail.size();
+  try {
+    encode(tail);
+  } catch (...) {  // bad_alloc, say: no half message on the wire
+    outbox_.truncate_tail(before);
+    throw;
   }
-  if (overflow) {  // a peer that does not keep up: break the connection, so monitors see it
-    asio::post(node_.io(), [self = shared_from_this()] { self->end("send queue overflow"); });
-  } else if (kick) {
-    asio::post(node_.io(), [self = shared_from_this()] { self->flush(); });
+  if (idle && direct_ && write_through(now)) return queued::done;
+  if (outbox_.size() > node_.config().max_queued_bytes) {
+    overflowed_ = true;
+    return queued::overflow;
   }
+  return writing_ ? queued::done : queued::kick;
 }
 
 // out_m_ held, nothing in flight: one non-blocking write of the outbox. True when all of it

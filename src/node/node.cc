@@ -174,16 +174,22 @@ void node::connect_seed(const std::string& hostport, std::chrono::milliseconds b
 
 // A connection finished its handshake: it becomes the peer's, and what waited goes first.
 bool node::connection_up(const std::shared_ptr<connection>& c) {
-  std::vector<message> queued;
+  std::shared_ptr<asio::steady_timer> give_up;
+  auto wake = connection::queued::done;
   {
     std::lock_guard<std::mutex> g(m_);
     peer& p = peers_[c->peer()];
     if (p.conn) return false;
     p.conn = c;
-    p.give_up.reset();
-    queued.swap(p.queued);
-    for (auto& m : queued) c->send(m);  // under m_: nothing sent later can overtake these
+    give_up.swap(p.give_up);
+    for (auto& m : p.queued) {  // under m_: nothing sent later can overtake these
+      if (auto q = c->queue(m); q != connection::queued::done) wake = q;  // overflow is the last
+    }
+    p.queued.clear();
+    p.queued_bytes = 0;
   }
+  if (give_up) give_up->cancel();
+  c->after(wake);
   notify(c->peer(), true, message::array());
   if (!c->seed().empty()) node_seed_[c->peer()] = c->seed();
   note("connection up with " + c->peer());
@@ -234,34 +240,42 @@ void node::connection_ended(const std::shared_ptr<connection>& c, const std::str
 }
 
 // m_ held. A message for a node without a connection waits for one, at most connect_interval.
-void node::enqueue(const std::string& nodeid, message wire) {
+void node::enqueue(const std::string& nodeid, message wire, deferred& later) {
   peer& p = peers_[nodeid];
-  if (p.conn) return p.conn->send(wire);
-  start_waiting(nodeid, p);
+  if (p.conn) {
+    if (auto q = p.conn->queue(wire); q != connection::queued::done) later.add([c = p.conn, q] { c->after(q); });
+    return;
+  }
+  start_waiting(nodeid, p, later);
   if (p.queued_bytes > s_.max_queued_bytes) return;  // overflowed: given up below, once
   p.queued_bytes += 16 + wire.dump().size() / 2;     // an estimate: CBOR is about half of JSON
   p.queued.push_back(std::move(wire));
   if (p.queued_bytes > s_.max_queued_bytes) {
-    asio::post(io_, [this, nodeid] { unreachable(nodeid, "send queue overflow"); });
+    later.add([this, nodeid] { asio::post(io_, [this, nodeid] { unreachable(nodeid, "send queue overflow"); }); });
   }
 }
 
 // m_ held. The first wait for a node looks up where it listens and dials it; it ends after
 // connect_interval ("connect timeout" when an address was tried, else "no known address").
-void node::start_waiting(const std::string& nodeid, peer& p) {
+// The timer is started after m_ is released, so a connection may come up first: its
+// handler then finds another timer (or none) in the peer and does nothing.
+void node::start_waiting(const std::string& nodeid, peer& p, deferred& later) {
   if (p.give_up) return;
-  p.give_up.emplace(io_, s_.connect_interval);
-  p.give_up->async_wait([this, nodeid](const boost::system::error_code& ec) {
-    if (ec) return;
-    bool dialed = false;
-    {
-      std::lock_guard<std::mutex> g(m_);
-      auto it = peers_.find(nodeid);
-      dialed = it != peers_.end() && it->second.dialed;
-    }
-    unreachable(nodeid, dialed ? "connect timeout" : "no known address");
+  auto t = p.give_up = std::make_shared<asio::steady_timer>(io_, s_.connect_interval);
+  later.add([this, nodeid, t] {
+    t->async_wait([this, nodeid, t](const boost::system::error_code& ec) {
+      if (ec) return;
+      bool dialed = false;
+      {
+        std::lock_guard<std::mutex> g(m_);
+        auto it = peers_.find(nodeid);
+        if (it == peers_.end() || it->second.give_up != t) return;  // up since, or another wait's
+        dialed = it->second.dialed;
+      }
+      unreachable(nodeid, dialed ? "connect timeout" : "no known address");
+    });
+    asio::post(io_, [this, nodeid] { lookup(nodeid); });
   });
-  asio::post(io_, [this, nodeid] { lookup(nodeid); });
 }
 
 // io thread. A global node knows the addresses (or knows that nobody does); any other node
@@ -316,8 +330,16 @@ void node::send_request(const std::string& nodeid, message wire) {
     asio::post(io_, [this, wire = std::move(wire)] { dir_.request(s_.nodeid, wire); });
     return;
   }
-  std::lock_guard<std::mutex> g(m_);
-  enqueue(nodeid, std::move(wire));
+  send_wire(nodeid, std::move(wire));
+}
+
+void node::send_wire(const std::string& nodeid, message wire) {
+  deferred later;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    enqueue(nodeid, std::move(wire), later);
+  }
+  later.run();
 }
 
 bool node::is_up(const std::string& nodeid) {
@@ -335,13 +357,15 @@ void node::keep_connected(std::vector<std::string> nodes) {
 
 void node::keepalive_tick(std::chrono::milliseconds backoff) {
   bool any_down = false;
+  deferred later;
   for (const auto& n : keepalive_) {
     std::lock_guard<std::mutex> g(m_);
     peer& p = peers_[n];
     if (p.conn) continue;
     any_down = true;
-    start_waiting(n, p);
+    start_waiting(n, p, later);
   }
+  later.run();
   keepalive_ticking_ = any_down;
   if (!any_down) return;
   auto t = std::make_shared<asio::steady_timer>(io_, backoff);
@@ -364,51 +388,64 @@ void node::unreachable(const std::string& nodeid, const std::string& why) {
 }
 
 void node::send(const port_id& p, message msg) {
+  std::shared_ptr<connection> kick;
+  auto wake = connection::queued::done;
   {  // the common case, a connection up: encoded straight from msg
     std::lock_guard<std::mutex> g(m_);
     auto it = peers_.find(p.node());
-    if (it != peers_.end() && it->second.conn) return it->second.conn->send(p.name(), msg);
+    if (it != peers_.end() && it->second.conn) {
+      wake = it->second.conn->queue(p.name(), msg);
+      if (wake == connection::queued::done) return;
+      kick = it->second.conn;
+    }
   }
+  if (kick) return kick->after(wake);
   message wire = message::array({p.name()});
   if (msg.is_array()) {
     for (auto& x : msg) wire.push_back(std::move(x));
   } else {
     wire.push_back(std::move(msg));
   }
-  std::lock_guard<std::mutex> g(m_);
-  enqueue(p.node(), std::move(wire));
+  send_wire(p.node(), std::move(wire));
 }
 
 void node::kill(const port_id& p, message reason) {
   message wire = message::array({"", "kil1", p.name()});
   for (auto& x : reason) wire.push_back(std::move(x));
-  std::lock_guard<std::mutex> g(m_);
-  enqueue(p.node(), std::move(wire));
+  send_wire(p.node(), std::move(wire));
 }
 
 // The first monitor on a remote port sends mon1; kil0 or the connection's end fires it.
 void node::monitor(const port_id& p, std::shared_ptr<monitor::state> m) {
-  std::lock_guard<std::mutex> g(m_);
-  auto& list = peers_[p.node()].monitors[p.name()];
-  std::erase_if(list, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
-  m->on_cancel = [this, nodeid = p.node(), name = p.name()] {
-    asio::post(io_, [this, nodeid, name] { unmonitor(nodeid, name); });
-  };
-  list.push_back(std::move(m));
-  if (list.size() == 1) enqueue(p.node(), message::array({"", "mon1", p.name()}));
+  deferred later;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    auto& list = peers_[p.node()].monitors[p.name()];
+    std::erase_if(list, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
+    m->on_cancel = [this, nodeid = p.node(), name = p.name()] {
+      asio::post(io_, [this, nodeid, name] { unmonitor(nodeid, name); });
+    };
+    list.push_back(std::move(m));
+    if (list.size() == 1) enqueue(p.node(), message::array({"", "mon1", p.name()}), later);
+  }
+  later.run();
 }
 
 // io thread: a monitor was cancelled; with the last one on that port, the peer is told (mon0).
 void node::unmonitor(const std::string& nodeid, const std::string& name) {
-  std::lock_guard<std::mutex> g(m_);
-  auto it = peers_.find(nodeid);
-  if (it == peers_.end()) return;
-  auto mit = it->second.monitors.find(name);
-  if (mit == it->second.monitors.end()) return;
-  std::erase_if(mit->second, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
-  if (!mit->second.empty()) return;
-  it->second.monitors.erase(mit);
-  if (it->second.conn || !it->second.queued.empty()) enqueue(nodeid, message::array({"", "mon0", name}));
+  deferred later;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = peers_.find(nodeid);
+    if (it == peers_.end()) return;
+    auto mit = it->second.monitors.find(name);
+    if (mit == it->second.monitors.end()) return;
+    std::erase_if(mit->second, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
+    if (!mit->second.empty()) return;
+    it->second.monitors.erase(mit);
+    if (it->second.conn || !it->second.queued.empty()) enqueue(nodeid, message::array({"", "mon0", name}), later);
+  }
+  later.run();
 }
 
 // AnyEvent::MP's spawn: the caller names the new port and returns its id at once; the other
@@ -421,8 +458,7 @@ port_id node::spawn(const std::string& nodeid, const std::string& qualified_name
   } else {
     wire.push_back(std::move(args));
   }
-  std::lock_guard<std::mutex> g(m_);
-  enqueue(nodeid, std::move(wire));
+  send_wire(nodeid, std::move(wire));
   return p;
 }
 
@@ -519,8 +555,7 @@ void node::reply(const message& m, std::size_t at, message value) {
   }
   message wire = message::array({name});  // an empty name: that node's node port
   for (auto& x : out) wire.push_back(std::move(x));
-  std::lock_guard<std::mutex> g(m_);
-  enqueue(nodeid, std::move(wire));
+  send_wire(nodeid, std::move(wire));
 }
 
 void node::notify(const std::string& nodeid, bool up, const message& reason) {

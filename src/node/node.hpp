@@ -16,6 +16,10 @@
 //     connection comes up within connect_interval.
 //   - No user callback runs on the io thread or under node::m_ (monitors fire through the
 //     port scheduler).
+//   - No thread is woken under node::m_ or a connection's out_m_: a post to the io thread, a
+//     timer started or cancelled, or a writer kicked is decided under the lock and made after
+//     it is released (connection::queue, then connection::after; node::deferred). The one
+//     syscall under a lock is the write-through's non-blocking send() to the peer's socket.
 //   - Bytes reach a socket in the order they were queued: a sending thread writes the socket
 //     itself (write-through) only under the connection's out_m_, with nothing queued and no
 //     write in flight, and never after end() (which clears `direct_` under out_m_ before it
@@ -70,6 +74,12 @@ class connection : public std::enable_shared_from_this<connection> {
   void start();                         // io thread: step 1 of the handshake, then reading
   void send(const message& wire);       // any thread, once up: queue one [name, args...]
   void send(const std::string& head, const message& args);  // the same, without building it
+  // send() in two halves, for a caller holding a lock: queue() appends (or writes through)
+  // and wakes nobody; after() makes the wake it asked for, once the caller's locks are released.
+  enum class queued { done, kick, overflow };
+  [[nodiscard]] queued queue(const message& wire);
+  [[nodiscard]] queued queue(const std::string& head, const message& args);
+  void after(queued q);
   void end(const std::string& why);     // io thread; the one way a connection ends
   const std::string& peer() const { return peer_; }
   const std::string& seed() const { return seed_; }
@@ -92,8 +102,8 @@ class connection : public std::enable_shared_from_this<connection> {
   void watch_silence();                 // once up: probe an idle peer, end a silent one
   void flush();                         // io thread: write what the outbox holds
   template <class Encode>
-  void send_with(Encode&& encode);      // encode(outbox) appends one message
-  bool write_through(std::chrono::steady_clock::time_point now);  // out_m_ held: see send()
+  queued queue_with(Encode&& encode);   // encode(outbox) appends one message
+  bool write_through(std::chrono::steady_clock::time_point now);  // out_m_ held: see queue()
   std::chrono::steady_clock::duration quiet_for();  // since a write last started
   void deliver(message m);
 
@@ -184,7 +194,7 @@ class node : public detail::remote_hooks, public directory::host, public detail:
     std::vector<message> queued;          // wire messages waiting for a connection
     std::size_t queued_bytes = 0;         // their approximate size
     std::unordered_map<std::string, std::vector<std::shared_ptr<monitor::state>>> monitors;
-    std::optional<asio::steady_timer> give_up;  // connect_interval after the first wait
+    std::shared_ptr<asio::steady_timer> give_up;  // connect_interval after the first wait
     bool dialing = false;                 // io thread: a connection attempt is under way
     bool dialed = false;                  // an address was tried in this waiting period
   };
@@ -194,8 +204,22 @@ class node : public detail::remote_hooks, public directory::host, public detail:
     std::shared_ptr<serial_calls> calls = std::make_shared<serial_calls>();  // f's calls, in order
   };
 
-  void enqueue(const std::string& nodeid, message wire);   // m_ held
-  void start_waiting(const std::string& nodeid, peer& p);  // m_ held
+  // The wakes a call decides under m_ (a post to the io thread, a timer started, a
+  // connection's writer kicked), made in order once m_ is released: nobody is woken under m_.
+  class deferred {
+   public:
+    void add(std::function<void()> f) { fs_.push_back(std::move(f)); }
+    void run() {
+      for (auto& f : fs_) f();
+    }
+
+   private:
+    std::vector<std::function<void()>> fs_;
+  };
+
+  void send_wire(const std::string& nodeid, message wire);  // a wire message to another node
+  void enqueue(const std::string& nodeid, message wire, deferred& later);   // m_ held
+  void start_waiting(const std::string& nodeid, peer& p, deferred& later);  // m_ held
   void unreachable(const std::string& nodeid, const std::string& why);
   void unmonitor(const std::string& nodeid, const std::string& name);
   void notify(const std::string& nodeid, bool up, const message& reason);
