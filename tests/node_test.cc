@@ -508,6 +508,21 @@ TEST(Node, AMonitorOnAnUnknownNodeFiresWithinTheConnectInterval) {
   EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "nowhere", "no known address"])"));
 }
 
+// A message that waits for an unknown node does not keep that node's wait from ending: the
+// wait's timer was once stored before a throwing size estimate (invalid UTF-8) and never
+// armed, and the monitor never fired.
+TEST(Node, AMessageWithInvalidUtf8ForAnUnknownNodeStillLetsItsMonitorFire) {
+  alpha();
+  inbox died;
+  auto t0 = std::chrono::steady_clock::now();
+  auto to = mp::port_id::parse("nowhere#x");
+  EXPECT_NO_THROW(mp::snd(to, mp::message::array({std::string("bad \xff utf-8")})));
+  mp::mon(to, died.port, mp::message::array({"down"}));
+  ASSERT_TRUE(died.wait_for(1, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "nowhere", "no known address"])"));
+}
+
 // A db_mon watcher's calls run one at a time, in the order of the changes: posted one task
 // per change, two workers ran them at once or the later first, and a watcher that keeps the
 // latest contents kept a stale one (the directory test below failed 1 run in 25-40).

@@ -210,6 +210,11 @@ void connection::after(queued q) {
   }
 }
 
+void connection::stop_sending() {
+  std::lock_guard<std::mutex> g(out_m_);
+  overflowed_ = true;
+}
+
 template <class Encode>
 connection::queued connection::queue_with(Encode&& encode) {
   constexpr auto idle_gap = std::chrono::microseconds(20);

@@ -182,13 +182,17 @@ bool node::connection_up(const std::shared_ptr<connection>& c) {
     if (p.conn) return false;
     p.conn = c;
     give_up.swap(p.give_up);
+    if (p.queued_bytes > s_.max_queued_bytes) {  // messages were dropped: no gap goes unnoticed
+      c->stop_sending();
+      wake = connection::queued::overflow;  // ends this connection: the monitors fire
+    }
     for (auto& m : p.queued) {  // under m_: nothing sent later can overtake these
       if (auto q = c->queue(m); q != connection::queued::done) wake = q;  // overflow is the last
     }
     p.queued.clear();
     p.queued_bytes = 0;
   }
-  if (give_up) give_up->cancel();
+  if (give_up) give_up->cancel();  // io thread, as the timer's arming (start_waiting)
   c->after(wake);
   notify(c->peer(), true, message::array());
   if (!c->seed().empty()) node_seed_[c->peer()] = c->seed();
@@ -246,36 +250,45 @@ void node::enqueue(const std::string& nodeid, message wire, deferred& later) {
     if (auto q = p.conn->queue(wire); q != connection::queued::done) later.add([c = p.conn, q] { c->after(q); });
     return;
   }
+  // What may throw (the estimate, the push) comes before start_waiting, whose timer must
+  // be armed once it is in the peer (else every later wait would find it and return).
+  const bool overflowed = p.queued_bytes > s_.max_queued_bytes;  // then given up below, once
+  if (!overflowed) {
+    // an estimate: CBOR is about half of JSON (invalid UTF-8 is replaced, as the encoder does)
+    p.queued_bytes += 16 + wire.dump(-1, ' ', false, message::error_handler_t::replace).size() / 2;
+    p.queued.push_back(std::move(wire));
+  }
   start_waiting(nodeid, p, later);
-  if (p.queued_bytes > s_.max_queued_bytes) return;  // overflowed: given up below, once
-  p.queued_bytes += 16 + wire.dump().size() / 2;     // an estimate: CBOR is about half of JSON
-  p.queued.push_back(std::move(wire));
-  if (p.queued_bytes > s_.max_queued_bytes) {
+  if (!overflowed && p.queued_bytes > s_.max_queued_bytes) {
     later.add([this, nodeid] { asio::post(io_, [this, nodeid] { unreachable(nodeid, "send queue overflow"); }); });
   }
 }
 
 // m_ held. The first wait for a node looks up where it listens and dials it; it ends after
 // connect_interval ("connect timeout" when an address was tried, else "no known address").
-// The timer is started after m_ is released, so a connection may come up first: its
-// handler then finds another timer (or none) in the peer and does nothing.
+// The timer is armed on the io thread (where connection_up cancels it), after m_ is
+// released, so a connection may come up first: the handler then finds another timer (or
+// none) in the peer and does nothing.
 void node::start_waiting(const std::string& nodeid, peer& p, deferred& later) {
   if (p.give_up) return;
-  auto t = p.give_up = std::make_shared<asio::steady_timer>(io_, s_.connect_interval);
+  auto t = std::make_shared<asio::steady_timer>(io_, s_.connect_interval);
   later.add([this, nodeid, t] {
-    t->async_wait([this, nodeid, t](const boost::system::error_code& ec) {
-      if (ec) return;
-      bool dialed = false;
-      {
-        std::lock_guard<std::mutex> g(m_);
-        auto it = peers_.find(nodeid);
-        if (it == peers_.end() || it->second.give_up != t) return;  // up since, or another wait's
-        dialed = it->second.dialed;
-      }
-      unreachable(nodeid, dialed ? "connect timeout" : "no known address");
+    asio::post(io_, [this, nodeid, t] {
+      t->async_wait([this, nodeid, t](const boost::system::error_code& ec) {
+        if (ec) return;
+        bool dialed = false;
+        {
+          std::lock_guard<std::mutex> g(m_);
+          auto it = peers_.find(nodeid);
+          if (it == peers_.end() || it->second.give_up != t) return;  // up since, or another wait's
+          dialed = it->second.dialed;
+        }
+        unreachable(nodeid, dialed ? "connect timeout" : "no known address");
+      });
+      lookup(nodeid);
     });
-    asio::post(io_, [this, nodeid] { lookup(nodeid); });
   });
+  p.give_up = std::move(t);  // only once its arming is sure to happen
 }
 
 // io thread. A global node knows the addresses (or knows that nobody does); any other node

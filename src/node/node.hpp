@@ -80,6 +80,7 @@ class connection : public std::enable_shared_from_this<connection> {
   [[nodiscard]] queued queue(const message& wire);
   [[nodiscard]] queued queue(const std::string& head, const message& args);
   void after(queued q);
+  void stop_sending();                  // what is queued from now on is dropped; after(overflow) ends it
   void end(const std::string& why);     // io thread; the one way a connection ends
   const std::string& peer() const { return peer_; }
   const std::string& seed() const { return seed_; }
@@ -206,15 +207,29 @@ class node : public detail::remote_hooks, public directory::host, public detail:
 
   // The wakes a call decides under m_ (a post to the io thread, a timer started, a
   // connection's writer kicked), made in order once m_ is released: nobody is woken under m_.
+  // Declared before the lock, it makes them also when the locked part throws (what was
+  // decided, such as a timer stored in a peer, must still be armed).
   class deferred {
    public:
+    deferred() = default;
+    deferred(const deferred&) = delete;
+    deferred& operator=(const deferred&) = delete;
+    ~deferred() {
+      while (next_ < fs_.size()) {
+        try {
+          fs_[next_++]();
+        } catch (...) {  // unwinding already, or after run() threw: the others still run
+        }
+      }
+    }
     void add(std::function<void()> f) { fs_.push_back(std::move(f)); }
-    void run() {
-      for (auto& f : fs_) f();
+    void run() {  // a throw leaves the rest to the destructor
+      while (next_ < fs_.size()) fs_[next_++]();
     }
 
    private:
     std::vector<std::function<void()>> fs_;
+    std::size_t next_ = 0;
   };
 
   void send_wire(const std::string& nodeid, message wire);  // a wire message to another node
