@@ -523,6 +523,29 @@ TEST(Node, AMessageWithInvalidUtf8ForAnUnknownNodeStillLetsItsMonitorFire) {
   EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "nowhere", "no known address"])"));
 }
 
+// A monitor's callback, and what it captured, is destroyed outside the node's lock: a
+// captured object whose destructor sends to another node would deadlock the io thread (or
+// the thread calling mon) if a cancelled monitor were dropped under that lock.
+TEST(Node, ACancelledMonitorsCallbackMaySendWhenItIsDestroyed) {
+  alpha();
+  struct sends_when_destroyed {
+    explicit sends_when_destroyed(mp::port_id p) : to(std::move(p)) {}
+    ~sends_when_destroyed() { mp::snd(to, mp::message::array({"bye"})); }
+    mp::port_id to;
+  };
+  auto to = mp::port_id::parse("nowhere#y");
+  for (int i = 0; i < 20; ++i) {
+    auto guard = std::make_shared<sends_when_destroyed>(to);
+    auto m = mp::mon(to, [guard](const mp::message&) {});
+    guard.reset();
+    m.cancel();
+  }  // each handle is dropped here: the node's entry (unmonitor, or the next mon) is the last
+  inbox died;
+  mp::mon(to, died.port, mp::message::array({"down"}));
+  ASSERT_TRUE(died.wait_for(1, 5s));
+  EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "nowhere", "no known address"])"));
+}
+
 // A db_mon watcher's calls run one at a time, in the order of the changes: posted one task
 // per change, two workers ran them at once or the later first, and a watcher that keeps the
 // latest contents kept a stale one (the directory test below failed 1 run in 25-40).

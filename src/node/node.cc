@@ -431,10 +431,11 @@ void node::kill(const port_id& p, message reason) {
 // The first monitor on a remote port sends mon1; kil0 or the connection's end fires it.
 void node::monitor(const port_id& p, std::shared_ptr<monitor::state> m) {
   deferred later;
+  std::vector<std::shared_ptr<monitor::state>> gone;  // destroyed after m_ is released
   {
     std::lock_guard<std::mutex> g(m_);
     auto& list = peers_[p.node()].monitors[p.name()];
-    std::erase_if(list, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
+    move_out_if(list, gone, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
     m->on_cancel = [this, nodeid = p.node(), name = p.name()] {
       asio::post(io_, [this, nodeid, name] { unmonitor(nodeid, name); });
     };
@@ -447,13 +448,14 @@ void node::monitor(const port_id& p, std::shared_ptr<monitor::state> m) {
 // io thread: a monitor was cancelled; with the last one on that port, the peer is told (mon0).
 void node::unmonitor(const std::string& nodeid, const std::string& name) {
   deferred later;
+  std::vector<std::shared_ptr<monitor::state>> gone;  // destroyed after m_ is released
   {
     std::lock_guard<std::mutex> g(m_);
     auto it = peers_.find(nodeid);
     if (it == peers_.end()) return;
     auto mit = it->second.monitors.find(name);
     if (mit == it->second.monitors.end()) return;
-    std::erase_if(mit->second, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
+    move_out_if(mit->second, gone, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
     if (!mit->second.empty()) return;
     it->second.monitors.erase(mit);
     if (it->second.conn || !it->second.queued.empty()) enqueue(nodeid, message::array({"", "mon0", name}), later);
@@ -572,17 +574,17 @@ void node::reply(const message& m, std::size_t at, message value) {
 }
 
 void node::notify(const std::string& nodeid, bool up, const message& reason) {
-  std::vector<watcher> ws;
+  std::vector<std::shared_ptr<const watcher>> ws, gone;  // gone: destroyed after m_ is released
   {
     std::lock_guard<std::mutex> g(m_);
-    std::erase_if(watchers_, [](const watcher& w) { return w.st->cancelled.load(); });
+    move_out_if(watchers_, gone, [](const auto& w) { return w->st->cancelled.load(); });
     ws = watchers_;
   }
   for (auto& w : ws) {
-    auto call = [st = w.st, f = w.f, nodeid, up, reason] {
-      if (!st->cancelled.load()) f(nodeid, up, reason);
+    auto call = [w, nodeid, up, reason] {
+      if (!w->st->cancelled.load()) w->f(nodeid, up, reason);
     };
-    if (w.calls->push(std::move(call))) detail::post([calls = w.calls] { calls->drain(); });
+    if (w->calls->push(std::move(call))) detail::post([calls = w->calls] { calls->drain(); });
   }
 }
 
@@ -597,8 +599,9 @@ std::vector<std::string> node::up_nodes() {
 
 mp::monitor node::watch(std::function<void(const std::string&, bool, const message&)> f) {
   auto st = std::make_shared<monitor::state>();
+  auto w = std::make_shared<const watcher>(watcher{st, std::move(f)});
   std::lock_guard<std::mutex> g(m_);
-  watchers_.push_back({st, std::move(f)});
+  watchers_.push_back(std::move(w));
   return make_monitor(st);
 }
 

@@ -15,7 +15,7 @@
 //     first when a connection comes up; they are dropped (with the monitors fired) when no
 //     connection comes up within connect_interval.
 //   - No user callback runs on the io thread or under node::m_ (monitors fire through the
-//     port scheduler).
+//     port scheduler), and none is copied or destroyed under node::m_.
 //   - No thread is woken under node::m_ or a connection's out_m_: a post to the io thread, a
 //     timer started or cancelled, or a writer kicked is decided under the lock and made after
 //     it is released (connection::queue, then connection::after; node::deferred). The one
@@ -37,9 +37,12 @@
 #include "byte_queue.hpp"
 #include "serial_calls.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -233,6 +236,15 @@ class node : public detail::remote_hooks, public directory::host, public detail:
   };
 
   void send_wire(const std::string& nodeid, message wire);  // a wire message to another node
+  // Moves the elements pred picks from v to out, for the caller to destroy once m_ is
+  // released: a user's callback (and what it captured) is never destroyed under m_, where a
+  // destructor that sends would deadlock.
+  template <class T, class Pred>
+  static void move_out_if(std::vector<T>& v, std::vector<T>& out, Pred pred) {
+    auto keep = std::stable_partition(v.begin(), v.end(), [&](const T& x) { return !pred(x); });
+    std::move(keep, v.end(), std::back_inserter(out));
+    v.erase(keep, v.end());
+  }
   void enqueue(const std::string& nodeid, message wire, deferred& later);   // m_ held
   void start_waiting(const std::string& nodeid, peer& p, deferred& later);  // m_ held
   void unreachable(const std::string& nodeid, const std::string& why);
@@ -260,7 +272,7 @@ class node : public detail::remote_hooks, public directory::host, public detail:
 
   std::mutex m_;                          // guards peers_ and watchers_
   std::map<std::string, peer> peers_;
-  std::vector<watcher> watchers_;
+  std::vector<std::shared_ptr<const watcher>> watchers_;  // shared: f is never copied under m_
 };
 
 // The node after configure (nullptr before).
