@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <thread>
 #include <unordered_set>
@@ -11,6 +13,7 @@
 
 #include <sluice/channel.hpp>
 
+#include "test_guard.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -100,6 +103,44 @@ TEST(Ports, TagHandlerGetsMessageWithoutTagAndCanBeUnregistered) {
   message reason = wait_death(deaths);
   ASSERT_TRUE(reason.is_array());
   EXPECT_EQ(reason[0], "die");
+}
+
+// A handler, and what it captured, is destroyed outside the port's lock: a captured object
+// whose destructor calls rcv on the same port must not deadlock, whether the last reference
+// goes in rcv (replaced), in the worker (its copy refreshed) or in kil.
+TEST(Ports, AHandlerLetGoMayCallRcvOnItsPortWhenDestroyed) {
+  sluice_test::watchdog wd;  // a deadlock ends the run naming this test, instead of hanging it
+  auto destroyed = std::make_shared<std::atomic<int>>(0);
+  struct touches_port {
+    touches_port(port_id q, std::shared_ptr<std::atomic<int>> n) : p(q), count(std::move(n)) {}
+    ~touches_port() {
+      rcv(p, "unused", nullptr);  // takes the port's lock
+      ++*count;
+    }
+    port_id p;
+    std::shared_ptr<std::atomic<int>> count;
+  };
+  channel<message> got(sluice::unbounded);
+  port_id p = port();
+  auto handler = [&](int generation) {
+    auto t = std::make_shared<touches_port>(p, destroyed);
+    return [t, got, generation](const message& m) mutable { got.send(message::array({generation, m})); };
+  };
+  rcv(p, handler(1));
+  rcv(p, handler(2));  // generation 1 never ran: its last reference goes in rcv
+  snd(p, {"a"});
+  auto r = got.recv_for(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)[0], 2);
+  rcv(p, handler(3));  // generation 2 is still the worker's copy: it goes at the next refresh
+  snd(p, {"b"});
+  r = got.recv_for(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)[0], 3);
+  rcv(p, "tag", handler(4));
+  kil(p);  // generations 3 (after the worker lets go of its copy) and 4 go here
+  for (int i = 0; i < 100 && destroyed->load() < 3; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_GE(destroyed->load(), 3);  // 1, 2 and 4 at least; 3 with the worker's copy, whenever that goes
 }
 
 TEST(Ports, PortWithoutHandlerDiesOnAMessage) {

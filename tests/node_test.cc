@@ -9,6 +9,7 @@
 #include "free_port.hpp"
 
 #include "port_inbox.hpp"
+#include "test_guard.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -528,21 +529,31 @@ TEST(Node, AMessageWithInvalidUtf8ForAnUnknownNodeStillLetsItsMonitorFire) {
 // the thread calling mon) if a cancelled monitor were dropped under that lock.
 TEST(Node, ACancelledMonitorsCallbackMaySendWhenItIsDestroyed) {
   alpha();
+  sluice_test::watchdog wd;  // a deadlock ends the run naming this test, instead of hanging it
+  auto destroyed = std::make_shared<std::atomic<int>>(0);
   struct sends_when_destroyed {
-    explicit sends_when_destroyed(mp::port_id p) : to(std::move(p)) {}
-    ~sends_when_destroyed() { mp::snd(to, mp::message::array({"bye"})); }
+    sends_when_destroyed(mp::port_id p, std::shared_ptr<std::atomic<int>> n) : to(std::move(p)), count(std::move(n)) {}
+    ~sends_when_destroyed() {
+      mp::snd(to, mp::message::array({"bye"}));
+      ++*count;
+    }
     mp::port_id to;
+    std::shared_ptr<std::atomic<int>> count;
   };
   auto to = mp::port_id::parse("nowhere#y");
-  for (int i = 0; i < 20; ++i) {
-    auto guard = std::make_shared<sends_when_destroyed>(to);
+  constexpr int n = 20;
+  for (int i = 0; i < n; ++i) {
+    auto guard = std::make_shared<sends_when_destroyed>(to, destroyed);
     auto m = mp::mon(to, [guard](const mp::message&) {});
     guard.reset();
     m.cancel();
   }  // each handle is dropped here: the node's entry (unmonitor, or the next mon) is the last
   inbox died;
   mp::mon(to, died.port, mp::message::array({"down"}));
-  ASSERT_TRUE(died.wait_for(1, 5s));
+  EXPECT_TRUE(died.wait_for(1, 5s));
+  for (int i = 0; i < 100 && destroyed->load() < n; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(destroyed->load(), n);  // every cancelled callback was let go
+  ASSERT_EQ(died.got.size(), 1u);
   EXPECT_EQ(died.got[0], mp::message::parse(R"(["down", "transport_error", "nowhere", "no known address"])"));
 }
 

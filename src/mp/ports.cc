@@ -1,6 +1,7 @@
 // Ports: the registry, snd, rcv, kil, monitors, spawn and psub (see runtime.hpp).
 #include <array>
 #include <cstdio>
+#include <utility>
 
 #include "runtime.hpp"
 
@@ -191,10 +192,14 @@ port_id port(std::function<void(const message&)> on_message) {
   return ps->id;
 }
 
+// A replaced or removed handler is destroyed after the port's lock is released (here and in
+// kil, attach and the worker's refresh): a destructor of what it captured may call rcv, kil
+// or mon on the same port.
 port_id rcv(const port_id& p, std::function<void(const message&)> on_message) {
   if (auto ps = detail::find(p)) {
+    auto h = on_message ? std::make_shared<detail::handler>(std::move(on_message)) : nullptr;
     std::lock_guard<std::mutex> g(ps->m);
-    ps->deflt = on_message ? std::make_shared<detail::handler>(std::move(on_message)) : nullptr;
+    std::swap(ps->deflt, h);  // h, the old one, outlives g
     ps->handlers_version.fetch_add(1, std::memory_order_release);  // pairs with the worker's acquire
   }
   return p;
@@ -202,11 +207,13 @@ port_id rcv(const port_id& p, std::function<void(const message&)> on_message) {
 
 port_id rcv(const port_id& p, std::string tag, std::function<void(const message& rest)> on_tag) {
   if (auto ps = detail::find(p)) {
+    auto h = on_tag ? std::make_shared<detail::handler>(std::move(on_tag)) : nullptr;
     std::lock_guard<std::mutex> g(ps->m);
-    if (on_tag) {
-      ps->tags[std::move(tag)] = std::make_shared<detail::handler>(std::move(on_tag));
-    } else {
-      ps->tags.erase(tag);
+    if (h) {
+      std::swap(ps->tags[std::move(tag)], h);  // h, the old one (if any), outlives g
+    } else if (auto it = ps->tags.find(tag); it != ps->tags.end()) {
+      h = std::move(it->second);
+      ps->tags.erase(it);
     }
     ps->handlers_version.fetch_add(1, std::memory_order_release);  // pairs with the worker's acquire
   }
@@ -248,13 +255,15 @@ void kil(const port_id& p, message reason) {
   detail::remove(p);
   if (!reason.is_array()) reason = message::array({reason});
   std::vector<std::shared_ptr<detail::monitor_state>> ms;
+  std::shared_ptr<detail::handler> old_deflt;  // destroyed after ps->m is released
+  std::unordered_map<std::string, std::shared_ptr<detail::handler>> old_tags;
   {
     std::lock_guard<std::mutex> g(ps->m);
     ps->reason = reason;
     ps->reason_set = true;
     ms.swap(ps->monitors);
-    ps->deflt.reset();
-    ps->tags.clear();
+    old_deflt.swap(ps->deflt);
+    old_tags.swap(ps->tags);
     ps->handlers_version.fetch_add(1, std::memory_order_release);  // pairs with the worker's acquire
   }
   if (ps->mbox) ps->mbox->kill(reason);
@@ -283,11 +292,16 @@ monitor attach(const port_id& p, std::shared_ptr<detail::monitor_state> m) {
     return make_monitor(m);
   }
   message reason;
+  std::vector<std::shared_ptr<detail::monitor_state>> pruned;  // destroyed after ps->m is released
   {
     std::lock_guard<std::mutex> g(ps->m);
     if (!ps->reason_set) {
       if (ps->monitors.size() >= 64) {  // drop cancelled ones now and then: no growth under mon/cancel churn
-        std::erase_if(ps->monitors, [](const auto& x) { return x->cancelled.load(); });
+        std::vector<std::shared_ptr<detail::monitor_state>> live;
+        live.reserve(ps->monitors.size());
+        pruned.reserve(ps->monitors.size());  // no allocation between the moves below
+        for (auto& x : ps->monitors) (x->cancelled.load() ? pruned : live).push_back(std::move(x));
+        ps->monitors.swap(live);  // live: moved-from pointers only
       }
       ps->monitors.push_back(m);
       return make_monitor(m);

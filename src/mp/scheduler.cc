@@ -1,6 +1,7 @@
 // The worker pool that runs ports' handlers (see runtime.hpp for the invariants).
 #include <algorithm>
 #include <thread>
+#include <utility>
 #include <variant>
 
 #include "netpoll.hpp"
@@ -127,12 +128,16 @@ namespace {
 void die(const port_id& p, const char* what) { kil(p, message::array({"die", what})); }
 
 // Refresh the running worker's copy of the handlers if rcv changed them.
+// The copies it replaces are destroyed after m is released: a handler's last reference may
+// be here, and a destructor of what it captured may call rcv or kil on this port.
 void refresh_handlers(port_state& ps) {
   if (ps.handlers_version.load(std::memory_order_acquire) == ps.seen_version) return;  // pairs with rcv's release
+  std::shared_ptr<handler> old_deflt;
+  std::unordered_map<std::string, std::shared_ptr<handler>> old_tags;
   std::lock_guard<std::mutex> g(ps.m);
   ps.seen_version = ps.handlers_version.load(std::memory_order_relaxed);  // under m
-  ps.seen_deflt = ps.deflt;
-  ps.seen_tags = ps.tags;
+  old_deflt = std::exchange(ps.seen_deflt, ps.deflt);
+  old_tags = std::exchange(ps.seen_tags, ps.tags);
 }
 
 void dispatch(const std::shared_ptr<port_state>& ps, message& msg) {

@@ -241,9 +241,10 @@ class node : public detail::remote_hooks, public directory::host, public detail:
   // destructor that sends would deadlock.
   template <class T, class Pred>
   static void move_out_if(std::vector<T>& v, std::vector<T>& out, Pred pred) {
-    auto keep = std::stable_partition(v.begin(), v.end(), [&](const T& x) { return !pred(x); });
-    std::move(keep, v.end(), std::back_inserter(out));
-    v.erase(keep, v.end());
+    auto first_out = std::stable_partition(v.begin(), v.end(), [&](const T& x) { return !pred(x); });
+    out.reserve(out.size() + static_cast<std::size_t>(v.end() - first_out));  // the moves cannot throw
+    std::move(first_out, v.end(), std::back_inserter(out));
+    v.erase(first_out, v.end());
   }
   void enqueue(const std::string& nodeid, message wire, deferred& later);   // m_ held
   void start_waiting(const std::string& nodeid, peer& p, deferred& later);  // m_ held
