@@ -297,11 +297,7 @@ monitor attach(const port_id& p, std::shared_ptr<detail::monitor_state> m) {
     std::lock_guard<std::mutex> g(ps->m);
     if (!ps->reason_set) {
       if (ps->monitors.size() >= 64) {  // drop cancelled ones now and then: no growth under mon/cancel churn
-        std::vector<std::shared_ptr<detail::monitor_state>> live;
-        live.reserve(ps->monitors.size());
-        pruned.reserve(ps->monitors.size());  // no allocation between the moves below
-        for (auto& x : ps->monitors) (x->cancelled.load() ? pruned : live).push_back(std::move(x));
-        ps->monitors.swap(live);  // live: moved-from pointers only
+        detail::move_out_if(ps->monitors, pruned, [](const auto& x) { return x->cancelled.load(); });
       }
       ps->monitors.push_back(m);
       return make_monitor(m);

@@ -15,9 +15,11 @@
 //   - User callbacks never run under a runtime lock.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -123,6 +125,17 @@ void run_port(const std::shared_ptr<port_state>& ps);  // a worker's turn at a p
 
 // Death.
 void fire(const std::shared_ptr<monitor_state>& m, const message& reason);
+
+// Moves the elements pred picks from v to out, for the caller to destroy once its lock is
+// released: a user's callback (and what it captured) is never destroyed under a port's or a
+// node's lock, where a destructor that calls back into sluice would deadlock.
+template <class T, class Pred>
+void move_out_if(std::vector<T>& v, std::vector<T>& out, Pred pred) {
+  auto first_out = std::stable_partition(v.begin(), v.end(), [&](const T& x) { return !pred(x); });
+  out.reserve(out.size() + static_cast<std::size_t>(v.end() - first_out));  // the moves cannot throw
+  std::move(first_out, v.end(), std::back_inserter(out));
+  v.erase(first_out, v.end());
+}
 
 // The thread's current port (self()).
 struct current_port {

@@ -185,9 +185,10 @@ bool node::connection_up(const std::shared_ptr<connection>& c) {
     if (p.queued_bytes > s_.max_queued_bytes) {  // messages were dropped: no gap goes unnoticed
       c->stop_sending();
       wake = connection::queued::overflow;  // ends this connection: the monitors fire
-    }
-    for (auto& m : p.queued) {  // under m_: nothing sent later can overtake these
-      if (auto q = c->queue(m); q != connection::queued::done) wake = q;  // overflow is the last
+    } else {
+      for (auto& m : p.queued) {  // under m_: nothing sent later can overtake these
+        if (auto q = c->queue(m); q != connection::queued::done) wake = q;  // overflow is the last
+      }
     }
     p.queued.clear();
     p.queued_bytes = 0;
@@ -435,7 +436,7 @@ void node::monitor(const port_id& p, std::shared_ptr<monitor::state> m) {
   {
     std::lock_guard<std::mutex> g(m_);
     auto& list = peers_[p.node()].monitors[p.name()];
-    move_out_if(list, gone, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
+    detail::move_out_if(list, gone, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
     m->on_cancel = [this, nodeid = p.node(), name = p.name()] {
       asio::post(io_, [this, nodeid, name] { unmonitor(nodeid, name); });
     };
@@ -455,7 +456,7 @@ void node::unmonitor(const std::string& nodeid, const std::string& name) {
     if (it == peers_.end()) return;
     auto mit = it->second.monitors.find(name);
     if (mit == it->second.monitors.end()) return;
-    move_out_if(mit->second, gone, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
+    detail::move_out_if(mit->second, gone, [](const auto& x) { return x->cancelled.load() || x->fired.load(); });
     if (!mit->second.empty()) return;
     it->second.monitors.erase(mit);
     if (it->second.conn || !it->second.queued.empty()) enqueue(nodeid, message::array({"", "mon0", name}), later);
@@ -577,7 +578,7 @@ void node::notify(const std::string& nodeid, bool up, const message& reason) {
   std::vector<std::shared_ptr<const watcher>> ws, gone;  // gone: destroyed after m_ is released
   {
     std::lock_guard<std::mutex> g(m_);
-    move_out_if(watchers_, gone, [](const auto& w) { return w->st->cancelled.load(); });
+    detail::move_out_if(watchers_, gone, [](const auto& w) { return w->st->cancelled.load(); });
     ws = watchers_;
   }
   for (auto& w : ws) {

@@ -37,12 +37,10 @@
 #include "byte_queue.hpp"
 #include "serial_calls.hpp"
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -236,16 +234,6 @@ class node : public detail::remote_hooks, public directory::host, public detail:
   };
 
   void send_wire(const std::string& nodeid, message wire);  // a wire message to another node
-  // Moves the elements pred picks from v to out, for the caller to destroy once m_ is
-  // released: a user's callback (and what it captured) is never destroyed under m_, where a
-  // destructor that sends would deadlock.
-  template <class T, class Pred>
-  static void move_out_if(std::vector<T>& v, std::vector<T>& out, Pred pred) {
-    auto first_out = std::stable_partition(v.begin(), v.end(), [&](const T& x) { return !pred(x); });
-    out.reserve(out.size() + static_cast<std::size_t>(v.end() - first_out));  // the moves cannot throw
-    std::move(first_out, v.end(), std::back_inserter(out));
-    v.erase(first_out, v.end());
-  }
   void enqueue(const std::string& nodeid, message wire, deferred& later);   // m_ held
   void start_waiting(const std::string& nodeid, peer& p, deferred& later);  // m_ held
   void unreachable(const std::string& nodeid, const std::string& why);
