@@ -1,5 +1,6 @@
 // Ports, monitors, spawn and selective receive (sluice/mp.hpp).
 #include <sluice/mp.hpp>
+#include <sluice/node.hpp>
 
 #include <gtest/gtest.h>
 
@@ -221,6 +222,47 @@ TEST(Ports, SndToDeadPortIsDropped) {
   snd(p, {"x"});
   std::this_thread::sleep_for(20ms);
   EXPECT_EQ(calls.load(), 0);
+}
+
+// Senders look ports up through a per-thread cache; a name taken again once its port died
+// must reach the new port from every thread, including one whose cache held the old port.
+TEST(Ports, ANameTakenAgainAfterItsPortDiedGetsTheMessages) {
+  channel<int> got(sluice::unbounded);
+  port_id first = named_port("taken-again", [got](const message&) mutable { got.send(1); });
+  channel<int> go;
+  std::thread other([&] {
+    snd(first, {"x"});  // this thread's cache now holds the first port
+    (void)go.recv();
+    snd(first, {"x"});  // the name's second port
+  });
+  snd(first, {"x"});
+  EXPECT_EQ(got.recv_for(5s).value_or(0), 1);
+  EXPECT_EQ(got.recv_for(5s).value_or(0), 1);
+  kil(first);
+  port_id second = named_port("taken-again", [got](const message&) mutable { got.send(2); });
+  EXPECT_EQ(second, first);
+  snd(first, {"x"});
+  EXPECT_EQ(got.recv_for(5s).value_or(0), 2);
+  go.send(1);
+  other.join();
+  EXPECT_EQ(got.recv_for(5s).value_or(0), 2);
+  kil(second);
+}
+
+// A port owns each message once its handler returned and empties it before freeing it (to
+// spare an allocation), to a bounded depth: a deep message goes through whole.
+TEST(Ports, ADeepMessageIsDeliveredWholeAndFreed) {
+  channel<std::size_t> depth(sluice::unbounded);
+  port_id p = port([depth](const message& m) mutable {
+    std::size_t d = 0;
+    for (const message* x = &m; x->is_array() && !x->empty(); x = &(*x)[0]) ++d;
+    depth.send(d);
+  });
+  message deep = message::array({1});
+  for (int i = 0; i < 200; ++i) deep = message::array({deep, message::object({{"k", message::array({i})}})});
+  snd(p, deep);
+  EXPECT_EQ(depth.recv_for(5s).value_or(0), 201u);
+  kil(p);
 }
 
 TEST(Ports, BoundOverflowKillsWithOverflow) {

@@ -169,6 +169,51 @@ TEST(Node, JsonFramingWorksToo) {
   EXPECT_EQ(in.got[0], mp::message::parse(R"(["hi", "text", 1.5, {"k": [1, 2]}])"));
 }
 
+// A message from another node reaches a scheduled port still encoded (its worker decodes it)
+// and a port_async mailbox decoded; a tag handler, a default handler and selective receive
+// see the same messages as from a local sender, in order.
+TEST(Node, RemoteMessagesReachTagHandlersAndMailboxesAlike) {
+  alpha();
+  peer_process delta("delta");
+  ASSERT_TRUE(wait_up("delta"));
+  mp::port_id echo = mp::port_id::parse("delta#echo");
+  const int n = 2000;
+  // A port with a tag handler and a default handler.
+  inbox rest;
+  std::mutex m;
+  std::vector<mp::message> tagged;
+  mp::port_id p = mp::port([&rest](const mp::message& x) { mp::snd(rest.port, x); });
+  struct ender {
+    mp::port_id p;
+    ~ender() { mp::kil(p); }  // before what its handlers use goes
+  } end_p{p};
+  mp::rcv(p, "t", [&](const mp::message& x) {
+    std::lock_guard<std::mutex> g(m);
+    tagged.push_back(x);
+  });
+  // A mailbox that takes the "late" message first, then the rest in arrival order.
+  inbox from_mailbox;
+  mp::port_id q = mp::port_async([out = from_mailbox.port](mp::mailbox& mb) {
+    auto late = mb.get("late", 10s);
+    mp::snd(out, late ? *late : mp::message("none"));
+    for (int i = 0; i < n; ++i) mp::snd(out, mb.get());
+  });
+  for (int i = 0; i < n; ++i) {
+    mp::snd(echo, {"t", p, i, "x"});
+    mp::snd(echo, {"u", p, i});
+    mp::snd(echo, {"m", q, i});
+  }
+  mp::snd(echo, {"late", q, "done"});
+  ASSERT_TRUE(rest.wait_for(n));
+  ASSERT_TRUE(from_mailbox.wait_for(n + 1)) << "got " << from_mailbox.got.size();
+  for (int i = 0; i < n; ++i) ASSERT_EQ(rest.got[i], mp::message::array({"u", i})) << i;
+  EXPECT_EQ(from_mailbox.got[0], mp::message::array({"late", "done"}));
+  for (int i = 0; i < n; ++i) ASSERT_EQ(from_mailbox.got[i + 1], mp::message::array({"m", i})) << i;
+  std::lock_guard<std::mutex> g(m);
+  ASSERT_EQ(tagged.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) ASSERT_EQ(tagged[i], mp::message::array({i, "x"})) << i;
+}
+
 TEST(Node, AMonitorOnARemotePortFiresWithTheKillReason) {
   alpha();
   peer_process delta("delta");

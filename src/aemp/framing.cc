@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -108,6 +110,64 @@ class cbor_reader {
       default: return simple(ib, arg, out, why);
     }
   }
+
+  // Whether item() accepts the next item, walked without building it; false also where this
+  // check is not sure (indefinite strings), never true where item() would fail. A map key
+  // (`key`) must decode to a string.
+  bool accepts(bool key = false) {
+    std::uint8_t ib;
+    std::uint64_t arg;
+    do {
+      if (!has(1)) return false;
+      ib = p_[pos_];
+      arg = head(ib);
+      if (pos_ > n_) return false;
+    } while ((ib >> 5) == 6);
+    const int major = ib >> 5;
+    if (key && major != 2 && major != 3) return false;
+    switch (major) {
+      case 0:
+      case 1: return true;
+      case 2:
+      case 3: {
+        if ((ib & 31) == 31 || !has(arg)) return false;
+        std::string_view s(reinterpret_cast<const char*>(p_ + pos_), static_cast<std::size_t>(arg));
+        pos_ += static_cast<std::size_t>(arg);
+        return (major == 2 && !key) || valid_utf8(s);  // binary is fine, except as a key
+      }
+      case 4:
+      case 5:
+        for (std::uint64_t i = 0; more(ib, arg, i); ++i) {
+          if (!has(1)) return false;
+          if (major == 5 && !accepts(true)) return false;
+          if (!accepts()) return false;
+        }
+        return true;
+      default: {
+        const int ai = ib & 31;
+        return (ai >= 20 && ai <= 23) || (ai >= 25 && ai <= 27);  // what simple() takes
+      }
+    }
+  }
+
+  // A deferred message's parts: at a definite array head whose first element is a definite,
+  // non-empty, UTF-8 string. Reads the head and the name; false if the message is not so.
+  bool array_and_name(std::uint64_t& count, bool& open_ended, std::string_view& name) {
+    if (!has(1) || (p_[pos_] >> 5) != 4) return false;
+    const std::uint8_t ib = p_[pos_];
+    count = head(ib);
+    open_ended = (ib & 31) == 31;
+    if (pos_ > n_ || (!open_ended && count == 0) || !has(1)) return false;
+    const std::uint8_t nb = p_[pos_];
+    if ((nb >> 5) != 2 && (nb >> 5) != 3) return false;
+    if ((nb & 31) == 31) return false;
+    const std::uint64_t len = head(nb);
+    if (pos_ > n_ || len == 0 || !has(len)) return false;
+    name = std::string_view(reinterpret_cast<const char*>(p_ + pos_), static_cast<std::size_t>(len));
+    pos_ += static_cast<std::size_t>(len);
+    return valid_utf8(name);
+  }
+  std::size_t pos() const { return pos_; }
 
  private:
   bool has(std::uint64_t k) const { return pos_ <= n_ && k <= n_ - pos_; }
@@ -349,8 +409,7 @@ std::ptrdiff_t decoder::scan(std::string& why) {
                              : cbor_item_length(std::string_view(buf_).substr(pos_), l_, why, cbor_);
 }
 
-bool decoder::decode_one(std::string_view text, std::vector<nlohmann::json>& out, std::string& why) const {
-  nlohmann::json j;
+bool decoder::decode_one(std::string_view text, nlohmann::json& j, std::string& why) const {
   if (f_ == framing::json) {
     j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   } else {
@@ -364,11 +423,98 @@ bool decoder::decode_one(std::string_view text, std::vector<nlohmann::json>& out
     why = "message is not an array";
     return false;
   }
-  out.push_back(std::move(j));
   return true;
 }
 
-bool decoder::feed(std::string_view bytes, std::vector<nlohmann::json>& out, std::string& why) {
+namespace {
+
+void cbor_array_head(std::uint64_t n, std::string& out) {
+  if (n < 24) {
+    out.push_back(static_cast<char>(0x80 | n));
+    return;
+  }
+  int w = n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x100000000 ? 4 : 8;
+  out.push_back(static_cast<char>(0x80 | (w == 1 ? 24 : w == 2 ? 25 : w == 4 ? 26 : 27)));
+  for (int k = w - 1; k >= 0; --k) out.push_back(static_cast<char>((n >> (8 * k)) & 0xff));
+}
+
+// A JSON message that starts ["name", or ["name"] with a name of plain characters (no
+// escape): the name, and where the rest starts (after the comma, or at the closing bracket).
+bool json_array_and_name(std::string_view t, std::string_view& name, std::size_t& rest) {
+  auto ws = [&](std::size_t i) {
+    while (i < t.size() && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n')) ++i;
+    return i;
+  };
+  std::size_t i = ws(0);
+  if (i >= t.size() || t[i] != '[') return false;
+  i = ws(i + 1);
+  if (i >= t.size() || t[i] != '"') return false;
+  const std::size_t start = ++i;
+  while (i < t.size() && t[i] != '"') {
+    if (t[i] == '\\' || static_cast<unsigned char>(t[i]) < 0x20) return false;
+    ++i;
+  }
+  if (i >= t.size() || i == start) return false;
+  name = t.substr(start, i - start);
+  i = ws(i + 1);
+  if (i >= t.size()) return false;
+  if (t[i] == ']') {
+    rest = i;
+    return true;
+  }
+  if (t[i] != ',') return false;
+  rest = i + 1;
+  return true;
+}
+
+}  // namespace
+
+bool decoder::defer_one(std::string_view text, incoming& out) const {
+  std::string_view name;
+  if (f_ == framing::json) {
+    std::size_t rest;
+    if (!json_array_and_name(text, name, rest) || !nlohmann::json::accept(text.begin(), text.end())) return false;
+    out.rest.assign(1, '[');
+    out.rest.append(text.substr(rest));
+  } else {
+    cbor_reader r(text);
+    std::uint64_t count;
+    bool open_ended;
+    if (!r.array_and_name(count, open_ended, name)) return false;
+    const std::size_t after_name = r.pos();
+    for (std::uint64_t i = 1; open_ended ? (r.pos() < text.size() && static_cast<std::uint8_t>(text[r.pos()]) != 0xff) : i < count; ++i) {
+      if (!r.accepts()) return false;
+    }
+    out.rest.clear();
+    if (open_ended) {
+      out.rest.push_back(static_cast<char>(0x9f));
+    } else {
+      cbor_array_head(count - 1, out.rest);
+    }
+    out.rest.append(text.substr(after_name));
+  }
+  out.deferred = true;
+  out.port.assign(name);
+  return true;
+}
+
+nlohmann::json decode_rest(framing f, std::string_view rest) {
+  nlohmann::json j;
+  std::string why;
+  if (f == framing::json) {
+    j = nlohmann::json::parse(rest.begin(), rest.end(), nullptr, /*allow_exceptions=*/false);
+  } else {
+    cbor_reader(rest).item(j, why);
+  }
+  if (!j.is_array()) {  // defer_one checked these bytes: a broken invariant, not bad input
+    std::fprintf(stderr, "sluice: a deferred AEMP message did not decode\n");
+    std::abort();
+  }
+  return j;
+}
+
+template <class Out>
+bool decoder::feed_with(std::string_view bytes, std::string& why, Out&& take) {
   if (!failed_.empty()) {
     why = failed_;
     return false;
@@ -381,7 +527,7 @@ bool decoder::feed(std::string_view bytes, std::vector<nlohmann::json>& out, std
     }
     if (pos_ == buf_.size()) break;
     std::ptrdiff_t len = scan(why);
-    if (len < 0 || (len > 0 && !decode_one(std::string_view(buf_).substr(pos_, static_cast<std::size_t>(len)), out, why))) {
+    if (len < 0 || (len > 0 && !take(std::string_view(buf_).substr(pos_, static_cast<std::size_t>(len))))) {
       failed_ = why;
       return false;
     }
@@ -394,6 +540,26 @@ bool decoder::feed(std::string_view bytes, std::vector<nlohmann::json>& out, std
     pos_ = 0;
   }
   return true;
+}
+
+bool decoder::feed(std::string_view bytes, std::vector<nlohmann::json>& out, std::string& why) {
+  return feed_with(bytes, why, [&](std::string_view text) {
+    nlohmann::json j;
+    if (!decode_one(text, j, why)) return false;
+    out.push_back(std::move(j));
+    return true;
+  });
+}
+
+bool decoder::feed(std::string_view bytes, std::vector<incoming>& out, std::string& why) {
+  return feed_with(bytes, why, [&](std::string_view text) {
+    incoming& in = out.emplace_back();
+    if (defer_one(text, in)) return true;
+    in.deferred = false;
+    if (decode_one(text, in.msg, why)) return true;
+    out.pop_back();
+    return false;
+  });
 }
 
 }  // namespace sluice::mp::aemp

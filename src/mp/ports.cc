@@ -70,10 +70,29 @@ port_state* cached(const port_id& p) {
     std::shared_ptr<port_state> ps;
   };
   thread_local entry cache[16];
+  if (p.id() == 0) return cached_named(p);
   entry& e = cache[p.id() % 16];
   if (e.id == p.id() && e.ps && !e.ps->dead.load(std::memory_order_relaxed)) return e.ps.get();  // dead: a hint
   auto ps = find(p);
   e.id = p.id();
+  e.ps = ps;
+  return ps.get();
+}
+
+// The same for named ports (a peer node's messages mostly go to a well-known name). A name
+// may be taken again once its port is dead, so a dead entry is looked up afresh: the kill
+// happens before the new port exists, so a sender that knows of the new port sees the old
+// one dead.
+port_state* cached_named(const port_id& p) {
+  struct entry {
+    std::string name;
+    std::shared_ptr<port_state> ps;
+  };
+  thread_local entry cache[8];
+  entry& e = cache[std::hash<std::string>{}(p.name()) % 8];
+  if (e.ps && e.name == p.name() && !e.ps->dead.load(std::memory_order_relaxed)) return e.ps.get();  // dead: see above
+  auto ps = find(p);
+  e.name = p.name();
   e.ps = ps;
   return ps.get();
 }
@@ -225,8 +244,7 @@ void snd(const port_id& p, message msg) {
     if (auto* r = detail::remote()) r->send(p, std::move(msg));
     return;  // no network layer: unreachable, dropped as in AnyEvent::MP
   }
-  std::shared_ptr<port_state> named;  // keeps a named port alive (numbered ones: the cache)
-  port_state* ps = p.id() ? detail::cached(p) : (named = detail::find(p)).get();
+  port_state* ps = detail::cached(p);  // the thread's cache keeps the state alive
   if (!ps || ps->dead.load()) return;   // gone: dropped, as in AnyEvent::MP
   std::size_t bound = ps->bound.load(std::memory_order_relaxed);  // a setting, not a sync point
   if (ps->mbox) {
@@ -237,13 +255,32 @@ void snd(const port_id& p, message msg) {
     ps->mbox->push(std::move(msg));
     return;
   }
-  if (bound != 0 && ps->inbox.size() >= bound) {
-    kil(p, message::array({"overflow"}));
+  detail::push_task(*ps, detail::task(std::move(msg)));
+}
+
+namespace detail {
+
+// A scheduled port's inbox, with the bound (overflow kills the port).
+void push_task(port_state& ps, task t) {
+  std::size_t bound = ps.bound.load(std::memory_order_relaxed);  // a setting, not a sync point
+  if (bound != 0 && ps.inbox.size() >= bound) {
+    const port_id id = ps.id;  // ps lives in the caller's cache, which the kill may refill
+    kil(id, message::array({"overflow"}));
     return;
   }
-  ps->inbox.send(detail::task(std::move(msg)));
-  detail::schedule(*ps);
+  ps.inbox.send(std::move(t));
+  schedule(ps);
 }
+
+bool snd_encoded(const port_id& p, encoded_message& m) {
+  port_state* ps = cached(p);  // as in snd
+  if (!ps || ps->dead.load()) return true;  // gone: dropped, as snd does
+  if (ps->mbox) return false;
+  push_task(*ps, task(std::move(m)));
+  return true;
+}
+
+}  // namespace detail
 
 void kil(const port_id& p, message reason) {
   if (p.node() != detail::this_node()) {

@@ -36,9 +36,17 @@ namespace sluice::mp::detail {
 
 using handler = std::function<void(const message&)>;
 
-// A unit of work for a port: a message to dispatch, or a function to run as the port
-// (spawn's init, psub bodies).
-using task = std::variant<message, std::function<void()>>;
+// A message still in another node's wire encoding: the worker that runs the port decodes it
+// (decode(bytes)) just before dispatching it, so one thread allocates the message's tree and
+// frees it (see aemp::incoming). decode throws only what allocation throws.
+struct encoded_message {
+  std::string bytes;
+  message (*decode)(const std::string&) = nullptr;
+};
+
+// A unit of work for a port: a message to dispatch (decoded or still encoded), or a function
+// to run as the port (spawn's init, psub bodies).
+using task = std::variant<message, std::function<void()>, encoded_message>;
 
 struct mailbox_state;
 
@@ -108,6 +116,11 @@ struct remote_hooks {
 void set_remote(remote_hooks* r);  // once, by configure; never unset
 remote_hooks* remote();
 
+// snd for a message still encoded, to this node's port p: false, with m untouched, if p
+// takes only decoded messages (a port_async or port_co mailbox, which looks into each message
+// as it arrives); the caller then decodes m and calls snd.
+bool snd_encoded(const port_id& p, encoded_message& m);
+
 // Registry.
 std::shared_ptr<port_state> find(const port_id& p);
 std::shared_ptr<port_state> create_port();
@@ -119,7 +132,9 @@ bool remove(const port_id& p);
 
 // Scheduler.
 void schedule(port_state& ps);
-port_state* cached(const port_id& p);
+void push_task(port_state& ps, task t);  // into a scheduled port's inbox (its bound applies), then schedule
+port_state* cached(const port_id& p);        // find, through a per-thread cache (which keeps the state alive)
+port_state* cached_named(const port_id& p);  // likewise, for a named port
 void post(std::function<void()> f);  // run f once on a worker (monitor callbacks)
 void run_port(const std::shared_ptr<port_state>& ps);  // a worker's turn at a port
 
@@ -135,6 +150,30 @@ void move_out_if(std::vector<T>& v, std::vector<T>& out, Pred pred) {
   out.reserve(out.size() + static_cast<std::size_t>(v.end() - first_out));  // the moves cannot throw
   std::move(first_out, v.end(), std::back_inserter(out));
   v.erase(first_out, v.end());
+}
+
+// Empties a message bottom-up, to the depth given. nlohmann's destructor moves the elements of
+// every non-empty array or object it destroys into a vector it allocates (its guard against
+// deep recursion); emptied first, they cost no allocation. For a message the port layer owns
+// once its handler has returned: a malloc and a free less per message.
+inline void dispose(message& m, int depth = 8) noexcept {
+  if (m.is_array()) {
+    auto& a = *m.get_ptr<message::array_t*>();
+    if (depth > 0) {
+      for (auto& x : a) {
+        if (x.is_structured()) dispose(x, depth - 1);
+      }
+    }
+    a.clear();
+  } else if (m.is_object()) {
+    auto& o = *m.get_ptr<message::object_t*>();
+    if (depth > 0) {
+      for (auto& kv : o) {
+        if (kv.second.is_structured()) dispose(kv.second, depth - 1);
+      }
+    }
+    o.clear();
+  }
 }
 
 // The thread's current port (self()).

@@ -166,6 +166,19 @@ void dispatch(const std::shared_ptr<port_state>& ps, message& msg) {
   }
 }
 
+// Decoded here, by the worker that dispatches and then frees it.
+void run_encoded(const std::shared_ptr<port_state>& ps, const encoded_message& e) {
+  message msg;
+  try {
+    msg = e.decode(e.bytes);
+  } catch (const std::exception& ex) {  // bad_alloc: the message is lost, and the port says so
+    die(ps->id, ex.what());
+    return;
+  }
+  dispatch(ps, msg);
+  dispose(msg);
+}
+
 }  // namespace
 
 void run_port(const std::shared_ptr<port_state>& ps) {
@@ -177,6 +190,9 @@ void run_port(const std::shared_ptr<port_state>& ps) {
     if (ps->dead.load()) continue;
     if (auto* m = std::get_if<message>(&*t)) {
       dispatch(ps, *m);
+      dispose(*m);
+    } else if (auto* e = std::get_if<encoded_message>(&*t)) {
+      run_encoded(ps, *e);
     } else {
       try {
         std::get<std::function<void()>>(*t)();

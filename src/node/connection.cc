@@ -9,6 +9,13 @@
 
 namespace sluice::mp::net {
 
+namespace {
+
+message decode_json_rest(const std::string& rest) { return aemp::decode_rest(aemp::framing::json, rest); }
+message decode_cbor_rest(const std::string& rest) { return aemp::decode_rest(aemp::framing::cbor, rest); }
+
+}  // namespace
+
 connection::connection(node& n, tcp::socket s, std::string seed, std::string target,
                        std::chrono::milliseconds seed_backoff)
     : node_(n),
@@ -96,6 +103,7 @@ void connection::on_bytes(std::string_view bytes) {
     peer_ = hs_.peer().nodeid;
     send_f_ = hs_.send_framing();
     dec_.emplace(hs_.recv_framing());
+    decode_rest_ = hs_.recv_framing() == aemp::framing::json ? decode_json_rest : decode_cbor_rest;
     timer_.cancel();
     up_ = true;
     {
@@ -110,7 +118,7 @@ void connection::on_bytes(std::string_view bytes) {
   std::string why;
   decoded_.clear();  // a fresh vector per read grew by doubling; its frees of 64 KiB+ blocks made glibc consolidate
   bool ok = dec_->feed(bytes, decoded_, why);
-  for (auto& m : decoded_) deliver(std::move(m));
+  for (auto& in : decoded_) deliver(in);
   decoded_.clear();
   if (!ok) end(std::string("protocol error: ") + why);
 }
@@ -176,6 +184,16 @@ void connection::watch_silence() {
   });
 }
 
+// A message to a port by name goes on still encoded where the port allows it (a scheduled
+// port: decoded by the worker that runs it, see aemp::incoming); one to a port_async or
+// port_co mailbox, or to the node port, is decoded here.
+void connection::deliver(aemp::incoming& in) {
+  if (!in.deferred) return deliver(std::move(in.msg));
+  mp::port_id p(node_.config().nodeid, std::move(in.port));
+  mp::detail::encoded_message e{std::move(in.rest), decode_rest_};
+  if (!mp::detail::snd_encoded(p, e)) mp::snd(p, decode_rest_(e.bytes));
+}
+
 void connection::deliver(message m) {
   if (m.empty() || !m[0].is_string()) return;  // [] is a no-op; anything else has no port
   if (m[0].get_ref<const std::string&>().empty()) return node_.request(shared_from_this(), m);
@@ -220,9 +238,15 @@ connection::queued connection::queue_with(Encode&& encode) {
   constexpr auto idle_gap = std::chrono::microseconds(20);
   std::lock_guard<std::mutex> g(out_m_);
   if (overflowed_) return queued::done;  // ending: what follows is dropped with the monitors fired
-  const auto now = std::chrono::steady_clock::now();
-  const bool idle = outbox_.empty() && !writing_ && now - last_send_ >= idle_gap;
-  last_send_ = now;
+  // Inside a burst (something queued or in flight) the clock is not read: the gap counts from
+  // the last send that found the connection idle, or the last flush, whichever came later.
+  std::chrono::steady_clock::time_point now{};
+  bool idle = false;
+  if (outbox_.empty() && !writing_) {
+    now = std::chrono::steady_clock::now();
+    idle = now - last_send_ >= idle_gap;
+    last_send_ = now;
+  }
   std::string& tail = outbox_.tail();
   const std::size_t before = tail.size();
   try {
@@ -236,7 +260,9 @@ connection::queued connection::queue_with(Encode&& encode) {
     overflowed_ = true;
     return queued::overflow;
   }
-  return writing_ ? queued::done : queued::kick;
+  if (writing_ || kicked_) return queued::done;  // the write in flight, or the posted flush, takes it
+  kicked_ = true;
+  return queued::kick;
 }
 
 // out_m_ held, nothing in flight: one non-blocking write of the outbox. True when all of it
@@ -255,13 +281,16 @@ bool connection::write_through(std::chrono::steady_clock::time_point now) {
 // The single writer: everything queued so far in one write (batched under load). While the
 // TLS handshake runs it writes by itself, and what is queued waits for it.
 void connection::flush() {
-  if (ended_ || tls_pending()) return;
+  if (ended_) return;
   {
     std::lock_guard<std::mutex> g(out_m_);
-    if (writing_ || outbox_.empty()) return;
+    // Whatever is queued now is taken here, or by the flush that follows the write in flight
+    // or the TLS handshake: from here on a queue() must kick again.
+    kicked_ = false;
+    if (tls_pending() || writing_ || outbox_.empty()) return;
     writing_ = true;
     inflight_.swap(outbox_);
-    last_sent_ = std::chrono::steady_clock::now();
+    last_send_ = last_sent_ = std::chrono::steady_clock::now();
   }
   auto done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
     self->inflight_.clear();

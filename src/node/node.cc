@@ -404,16 +404,21 @@ void node::unreachable(const std::string& nodeid, const std::string& why) {
 void node::send(const port_id& p, message msg) {
   std::shared_ptr<connection> kick;
   auto wake = connection::queued::done;
+  bool queued = false;
   {  // the common case, a connection up: encoded straight from msg
     std::lock_guard<std::mutex> g(m_);
     auto it = peers_.find(p.node());
     if (it != peers_.end() && it->second.conn) {
       wake = it->second.conn->queue(p.name(), msg);
-      if (wake == connection::queued::done) return;
-      kick = it->second.conn;
+      queued = true;
+      if (wake != connection::queued::done) kick = it->second.conn;
     }
   }
-  if (kick) return kick->after(wake);
+  if (queued) {
+    detail::dispose(msg);
+    if (kick) kick->after(wake);
+    return;
+  }
   message wire = message::array({p.name()});
   if (msg.is_array()) {
     for (auto& x : msg) wire.push_back(std::move(x));

@@ -108,6 +108,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool write_through(std::chrono::steady_clock::time_point now);  // out_m_ held: see queue()
   std::chrono::steady_clock::duration quiet_for();  // since a write last started
   void deliver(message m);
+  void deliver(aemp::incoming& in);
 
   node& node_;
   tcp::socket sock_;
@@ -117,7 +118,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::chrono::milliseconds seed_backoff_;  // the seed's back-off when this connection was made
   aemp::handshake hs_;
   std::optional<aemp::decoder> dec_;
-  std::vector<message> decoded_;  // one read's messages; kept, so its capacity is reused
+  std::vector<aemp::incoming> decoded_;  // one read's messages; kept, so its capacity is reused
+  message (*decode_rest_)(const std::string&) = nullptr;  // the receiving framing's aemp::decode_rest
   aemp::framing send_f_ = aemp::framing::json;
   asio::steady_timer timer_;
   std::string peer_;
@@ -133,9 +135,10 @@ class connection : public std::enable_shared_from_this<connection> {
   std::mutex out_m_;                    // guards outbox_, writing_, overflowed_, direct_, last_*
   byte_queue outbox_;
   bool writing_ = false;
+  bool kicked_ = false;                 // a flush is posted and has not yet run: no second kick
   bool overflowed_ = false;
   bool direct_ = false;                 // up, plain TCP, not ended: send() may write the socket itself
-  std::chrono::steady_clock::time_point last_send_;  // the last send() call
+  std::chrono::steady_clock::time_point last_send_;  // the last send() that found the outbox idle, or flush
   byte_queue inflight_;                 // io thread only: the bytes being written
 };
 

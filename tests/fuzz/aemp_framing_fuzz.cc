@@ -3,7 +3,8 @@
 // rest is the stream. Checked on every input: feeding it whole and in reads of that size
 // gives the same messages (or both fail), and whatever decodes re-encodes to bytes that decode
 // and re-encode to the same bytes; and sluice's encoder writes each decoded message byte for
-// byte as nlohmann's to_cbor / dump do. Run: tools/fuzz.
+// byte as nlohmann's to_cbor / dump do; and the deferred form (aemp::incoming, what a node
+// hands its ports) gives the same verdict and messages. Run: tools/fuzz.
 #include <sluice/internal/aemp/framing.hpp>
 
 #include <cstdint>
@@ -50,6 +51,30 @@ void check_encoder(aemp::framing f, const nlohmann::json& m) {
   }
 }
 
+// The port layer's form: messages to a named port deferred (aemp::incoming), rebuilt here as
+// the whole message [port, arg...].
+bool decode_deferred(aemp::framing f, std::string_view data, std::size_t chunk, std::vector<nlohmann::json>& out) {
+  aemp::limits l;
+  l.max_message = 1 << 16;
+  l.max_depth = 32;
+  aemp::decoder d(f, l);
+  std::string why;
+  std::vector<aemp::incoming> in;
+  bool ok = true;
+  for (std::size_t at = 0; ok && at < data.size(); at += chunk) ok = d.feed(data.substr(at, chunk), in, why);
+  for (auto& m : in) {
+    if (!m.deferred) {
+      out.push_back(std::move(m.msg));
+      continue;
+    }
+    if (m.port.empty()) broken("a deferred message without a port name");
+    nlohmann::json whole = nlohmann::json::array({m.port});
+    for (auto& x : aemp::decode_rest(f, m.rest)) whole.push_back(std::move(x));
+    out.push_back(std::move(whole));
+  }
+  return ok;
+}
+
 std::string encode_all(aemp::framing f, const std::vector<nlohmann::json>& ms) {
   std::string out;
   for (const auto& m : ms) aemp::encode(f, m, out);
@@ -71,6 +96,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string a = encode_all(f, whole), b = encode_all(f, pieces);
   if (a != b) broken("whole and chunked feeding decoded different messages");
   for (const auto& m : whole) check_encoder(f, m);
+  // Deferring changes neither the verdict nor a message.
+  std::vector<nlohmann::json> deferred;
+  if (decode_deferred(f, stream, chunk, deferred) != ok_whole) broken("the deferred form disagrees on the verdict");
+  if (encode_all(f, deferred) != a) broken("the deferred form decoded different messages");
   std::vector<nlohmann::json> again;
   if (f == aemp::framing::json) {
     // JSON text re-encoded from decoded messages always decodes.

@@ -16,6 +16,10 @@
 //   - A declared CBOR length or count larger than the bytes a message may have is an error at
 //     once (it is never waited for or allocated).
 //   - After an error the decoder stays failed: the connection must end.
+//   - A message handed out deferred (feed's `incoming` form) is one the eager decoder accepts:
+//     its port name was read from the bytes, and a non-building walk of the rest (CBOR) or
+//     nlohmann's accept (JSON) said it decodes; anything that check does not cover goes the
+//     eager way, so the verdict on a stream never depends on the form.
 #pragma once
 
 #include <cstddef>
@@ -58,6 +62,23 @@ struct cbor_scan {
 std::ptrdiff_t cbor_item_length(std::string_view bytes, const limits& l, std::string& why, cbor_scan& at);
 std::ptrdiff_t cbor_item_length(std::string_view bytes, const limits& l, std::string& why);
 
+// One complete message of the stream. Deferred (`deferred` true): a message [port, arg...]
+// addressed to a non-empty port name, handed on still encoded: `port` and `rest`, the
+// encoded array [arg...], which decode_rest turns into the message the port gets. It lets the
+// thread that runs the port allocate the message's tree and free it (glibc's per-thread
+// caches then recycle it, where a tree built by the reading thread and freed by another
+// costs arena locks). Otherwise `msg` is the whole message, decoded.
+struct incoming {
+  bool deferred = false;
+  nlohmann::json msg;
+  std::string port;
+  std::string rest;
+};
+
+// The message [arg...] that a deferred incoming's `rest` encodes. Throws only what allocation
+// throws: the decoder checked the bytes.
+nlohmann::json decode_rest(framing f, std::string_view rest);
+
 class decoder {
  public:
   explicit decoder(framing f, limits l = {}) : f_(f), l_(l) {}
@@ -65,6 +86,8 @@ class decoder {
   // Appends the complete messages in `bytes` (after what came before) to `out`. False on a
   // protocol error, with the reason in `why`; it then stays false.
   bool feed(std::string_view bytes, std::vector<nlohmann::json>& out, std::string& why);
+  // The same, with messages to a named port deferred where their check allows (incoming).
+  bool feed(std::string_view bytes, std::vector<incoming>& out, std::string& why);
 
   // Bytes received but not yet part of a complete message.
   std::size_t pending() const { return buf_.size() - pos_; }
@@ -78,7 +101,10 @@ class decoder {
   };
   std::ptrdiff_t scan(std::string& why);
   std::ptrdiff_t scan_json(std::string& why);
-  bool decode_one(std::string_view text, std::vector<nlohmann::json>& out, std::string& why) const;
+  bool decode_one(std::string_view text, nlohmann::json& out, std::string& why) const;
+  bool defer_one(std::string_view text, incoming& out) const;
+  template <class Out>
+  bool feed_with(std::string_view bytes, std::string& why, Out&& take);
 
   framing f_;
   limits l_;
