@@ -501,12 +501,14 @@ bool decoder::defer_one(std::string_view text, incoming& out) const {
 nlohmann::json decode_rest(framing f, std::string_view rest) {
   nlohmann::json j;
   std::string why;
+  bool whole = true;
   if (f == framing::json) {
     j = nlohmann::json::parse(rest.begin(), rest.end(), nullptr, /*allow_exceptions=*/false);
   } else {
-    cbor_reader(rest).item(j, why);
+    cbor_reader r(rest);
+    whole = r.item(j, why) && r.pos() == rest.size();
   }
-  if (!j.is_array()) {  // defer_one checked these bytes: a broken invariant, not bad input
+  if (!whole || !j.is_array()) {  // defer_one checked these bytes: a broken invariant, not bad input
     std::fprintf(stderr, "sluice: a deferred AEMP message did not decode\n");
     std::abort();
   }

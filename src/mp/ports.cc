@@ -80,9 +80,9 @@ port_state* cached(const port_id& p) {
 }
 
 // The same for named ports (a peer node's messages mostly go to a well-known name). A name
-// may be taken again once its port is dead, so a dead entry is looked up afresh: the kill
-// happens before the new port exists, so a sender that knows of the new port sees the old
-// one dead.
+// may be taken again once its port is dead, so a dead entry is looked up afresh. A dead
+// port's state holds no user code (kil takes its handlers and monitors, and a worker its
+// mail and the worker's handler copies), so letting an entry go runs none.
 port_state* cached_named(const port_id& p) {
   struct entry {
     std::string name;
@@ -90,10 +90,14 @@ port_state* cached_named(const port_id& p) {
   };
   thread_local entry cache[8];
   entry& e = cache[std::hash<std::string>{}(p.name()) % 8];
-  if (e.ps && e.name == p.name() && !e.ps->dead.load(std::memory_order_relaxed)) return e.ps.get();  // dead: see above
+  // Relaxed: a hint, paired with no store. A sender ordered after the kill (by a happens-before
+  // chain, as when it learned of the new port from the thread that made it) sees the old port
+  // dead. One that is not may still deliver to the dead port, where the message is dropped,
+  // as one sent just before the kill would be.
+  if (e.ps && e.name == p.name() && !e.ps->dead.load(std::memory_order_relaxed)) return e.ps.get();
   auto ps = find(p);
   e.name = p.name();
-  e.ps = ps;
+  auto old = std::exchange(e.ps, ps);  // the entry is whole before the old state is let go
   return ps.get();
 }
 
@@ -305,6 +309,7 @@ void kil(const port_id& p, message reason) {
   }
   if (ps->mbox) ps->mbox->kill(reason);
   for (auto& m : ms) detail::fire(m, reason);
+  detail::schedule(*ps);  // a worker drops its mail and its worker's copies of the handlers
 }
 
 void set_bound(const port_id& p, std::size_t max_queued) {

@@ -171,8 +171,8 @@ void run_encoded(const std::shared_ptr<port_state>& ps, const encoded_message& e
   message msg;
   try {
     msg = e.decode(e.bytes);
-  } catch (const std::exception& ex) {  // bad_alloc: the message is lost, and the port says so
-    die(ps->id, ex.what());
+  } catch (const std::exception& ex) {  // bad_alloc: the message is lost, and the port says so,
+    die(ps->id, ex.what());             // as when a handler throws
     return;
   }
   dispatch(ps, msg);
@@ -205,6 +205,11 @@ void run_port(const std::shared_ptr<port_state>& ps) {
   }
   if (ps->dead.load()) {
     while (ps->inbox.try_recv()) {}  // a dead port's mail is dropped
+    // And the worker's copies of its handlers go now (kil scheduled this run for it), not
+    // whenever the last reference to the port's state does: senders' lookup caches may hold
+    // that for long, and what a handler captured must not be destroyed inside a lookup.
+    ps->seen_deflt.reset();
+    ps->seen_tags.clear();
   }
   if (ps->inbox.size() > 0 && !ps->dead.load()) {
     scheduler::get().push(ps);  // still scheduled: more to do, after the others had a turn

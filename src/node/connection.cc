@@ -224,7 +224,21 @@ void connection::after(queued q) {
   if (q == queued::overflow) {  // a peer that does not keep up: break the connection, so monitors see it
     asio::post(node_.io(), [self = shared_from_this()] { self->end("send queue overflow"); });
   } else if (q == queued::kick) {
-    asio::post(node_.io(), [self = shared_from_this()] { self->flush(); });
+    // One posted flush per batch: kicked_ is set here, where the post is made, so a caller
+    // that never gets here (an exception between queue and after) leaves the next send to
+    // kick. A flush that runs before the post only makes the posted one find nothing.
+    {
+      std::lock_guard<std::mutex> g(out_m_);
+      if (kicked_) return;
+      kicked_ = true;
+    }
+    try {
+      asio::post(node_.io(), [self = shared_from_this()] { self->flush(); });
+    } catch (...) {
+      std::lock_guard<std::mutex> g(out_m_);
+      kicked_ = false;
+      throw;
+    }
   }
 }
 
@@ -261,7 +275,6 @@ connection::queued connection::queue_with(Encode&& encode) {
     return queued::overflow;
   }
   if (writing_ || kicked_) return queued::done;  // the write in flight, or the posted flush, takes it
-  kicked_ = true;
   return queued::kick;
 }
 

@@ -132,10 +132,10 @@ class connection : public std::enable_shared_from_this<connection> {
   bool tls_ready_ = false;              // io thread: TLS is up; all reads and writes use tls_
   bool tls_after_write_ = false;        // io thread: TLS starts when the greeting's write ends
 
-  std::mutex out_m_;                    // guards outbox_, writing_, overflowed_, direct_, last_*
+  std::mutex out_m_;                    // guards outbox_, writing_, kicked_, overflowed_, direct_, last_*
   byte_queue outbox_;
   bool writing_ = false;
-  bool kicked_ = false;                 // a flush is posted and has not yet run: no second kick
+  bool kicked_ = false;                 // after() posted a flush that has not yet run: no second post
   bool overflowed_ = false;
   bool direct_ = false;                 // up, plain TCP, not ended: send() may write the socket itself
   std::chrono::steady_clock::time_point last_send_;  // the last send() that found the outbox idle, or flush
