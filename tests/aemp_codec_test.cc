@@ -331,6 +331,42 @@ TEST(AempCodec, ADeferredMessageDecodesToWhatTheEagerDecoderGives) {
   }
 }
 
+// The fast JSON reader takes the common shapes and builds nlohmann's values type for type;
+// it refuses what it does not handle (nlohmann then decides) and everything invalid.
+TEST(AempCodec, TheFastJsonReaderAgreesWithNlohmannOrStepsAside) {
+  for (const char* text : {R"(["tag", 1, -2, 0, -0, 123456789012345678, true, false, null])",
+                           R"( {"a": [], "b": {}, "a": "later", "s": "q\"\\\/\b\f\n\r\t", "u": ")" "\xc3\xa9" R"("} )",
+                           "[[[[]]], {\"k\": [1, {\"x\": null}]}]"}) {
+    json fast;
+    ASSERT_TRUE(aemp::json_read_fast(text, fast)) << text;
+    json slow = json::parse(text);
+    EXPECT_EQ(fast, slow) << text;
+    EXPECT_EQ(fast.dump(), slow.dump()) << text;
+  }
+  json types;
+  ASSERT_TRUE(aemp::json_read_fast("[1, -1, -0]", types));
+  EXPECT_TRUE(types[0].is_number_unsigned());
+  EXPECT_TRUE(types[1].is_number_integer() && !types[1].is_number_unsigned());
+  EXPECT_TRUE(types[2].is_number_integer() && !types[2].is_number_unsigned());
+  json floats;
+  ASSERT_TRUE(aemp::json_read_fast("[1.5, -0.0, 1e3, 2.5E-3, 0.1, 1.7976931348623157e308]", floats));
+  EXPECT_EQ(floats, json::parse("[1.5, -0.0, 1e3, 2.5E-3, 0.1, 1.7976931348623157e308]"));
+  EXPECT_TRUE(floats[2].is_number_float());
+  // Left to nlohmann: a \u escape, 19 digits, a double's overflow, deep nesting.
+  for (std::string text : {std::string(R"(["\u0041"])"), std::string("[1234567890123456789]"), std::string("[1e400]"),
+                           std::string(100, '[') + std::string(100, ']')}) {
+    json j;
+    EXPECT_FALSE(aemp::json_read_fast(text, j)) << text;
+    EXPECT_EQ(aemp::json_parse(text).dump(), json::parse(text, nullptr, false).dump()) << text;
+  }
+  // Invalid: refused by both.
+  for (const char* text : {"[01]", "[1.]", "[.5]", "[1e]", "[1e+]", "[+1]", "[1,]", "[\"a\x01\"]", "[\"\xff\"]", "{\"a\" 1}", "[tru]", "[1] x", "[-]", "[\"\\x\"]"}) {
+    json j;
+    EXPECT_FALSE(aemp::json_read_fast(text, j)) << text;
+    EXPECT_TRUE(aemp::json_parse(text).is_discarded()) << text;
+  }
+}
+
 // A send's wire form, [port name, args...], encoded without building the array: the same bytes
 // as encoding the array, in both framings, for short and long names, few and many arguments
 // (CBOR's one-byte and longer array heads) and a non-array message (one argument).

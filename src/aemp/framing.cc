@@ -411,7 +411,7 @@ std::ptrdiff_t decoder::scan(std::string& why) {
 
 bool decoder::decode_one(std::string_view text, nlohmann::json& j, std::string& why) const {
   if (f_ == framing::json) {
-    j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    j = json_parse(text);
   } else {
     if (!cbor_reader(text).item(j, why)) return false;
   }
@@ -473,7 +473,7 @@ bool decoder::defer_one(std::string_view text, incoming& out) const {
   std::string_view name;
   if (f_ == framing::json) {
     std::size_t rest;
-    if (!json_array_and_name(text, name, rest) || !nlohmann::json::accept(text.begin(), text.end())) return false;
+    if (!json_array_and_name(text, name, rest) || !json_check_fast(text)) return false;  // else: eager
     out.rest.assign(1, '[');
     out.rest.append(text.substr(rest));
   } else {
@@ -503,7 +503,7 @@ nlohmann::json decode_rest(framing f, std::string_view rest) {
   std::string why;
   bool whole = true;
   if (f == framing::json) {
-    j = nlohmann::json::parse(rest.begin(), rest.end(), nullptr, /*allow_exceptions=*/false);
+    j = json_parse(rest);
   } else {
     cbor_reader r(rest);
     whole = r.item(j, why) && r.pos() == rest.size();

@@ -4,7 +4,8 @@
 // gives the same messages (or both fail), and whatever decodes re-encodes to bytes that decode
 // and re-encode to the same bytes; and sluice's encoder writes each decoded message byte for
 // byte as nlohmann's to_cbor / dump do; and the deferred form (aemp::incoming, what a node
-// hands its ports) gives the same verdict and messages. Run: tools/fuzz.
+// hands its ports) gives the same verdict and messages; and the fast JSON reader, whenever it
+// accepts a text, builds nlohmann's value type for type. Run: tools/fuzz.
 #include <sluice/internal/aemp/framing.hpp>
 
 #include <cstdint>
@@ -75,6 +76,32 @@ bool decode_deferred(aemp::framing f, std::string_view data, std::size_t chunk, 
   return ok;
 }
 
+// Type for type (nlohmann's == takes 1 and 1u, or 1 and 1.0, as equal).
+bool same(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.type() != b.type() || a != b) return false;
+  if (a.is_array()) {
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (!same(a[i], b[i])) return false;
+    }
+  } else if (a.is_object()) {
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      if (!same(it.value(), b.at(it.key()))) return false;
+    }
+  }
+  return true;
+}
+
+// The fast JSON reader against nlohmann's parser: when it accepts, the same value.
+void check_json_reader(std::string_view text) {
+  nlohmann::json fast;
+  const bool took = aemp::json_read_fast(text, fast);
+  if (took != aemp::json_check_fast(text)) broken("json_read_fast and json_check_fast disagree");
+  if (!took) return;
+  nlohmann::json slow = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  if (slow.is_discarded()) broken("the fast JSON reader took a text nlohmann refuses");
+  if (!same(fast, slow)) broken("the fast JSON reader built a different value");
+}
+
 std::string encode_all(aemp::framing f, const std::vector<nlohmann::json>& ms) {
   std::string out;
   for (const auto& m : ms) aemp::encode(f, m, out);
@@ -88,6 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const aemp::framing f = data[0] % 2 ? aemp::framing::cbor : aemp::framing::json;
   const std::size_t chunk = data[1] + 1u;
   std::string_view stream(reinterpret_cast<const char*>(data + 2), size - 2);
+  if (f == aemp::framing::json) check_json_reader(stream);
   std::vector<nlohmann::json> whole, pieces;
   bool ok_whole = decode(f, stream, stream.size() ? stream.size() : 1, whole);
   bool ok_pieces = decode(f, stream, chunk, pieces);

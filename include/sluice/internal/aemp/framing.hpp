@@ -18,7 +18,7 @@
 //   - After an error the decoder stays failed: the connection must end.
 //   - A message handed out deferred (feed's `incoming` form) is one the eager decoder accepts:
 //     its port name was read from the bytes, and a non-building walk of the rest (CBOR) or
-//     nlohmann's accept (JSON) said it decodes; anything that check does not cover goes the
+//     json_check_fast (JSON) said it decodes; anything that check does not cover goes the
 //     eager way, so the verdict on a stream never depends on the form.
 #pragma once
 
@@ -117,6 +117,14 @@ class decoder {
 
 // RFC 3629 UTF-8: no overlongs, no surrogates, nothing above U+10FFFF.
 bool valid_utf8(std::string_view text);
+
+// JSON texts (src/aemp/json_read.cc). json_read_fast and json_check_fast handle the common
+// shapes (no \u escapes, integers of at most 18 digits, finite doubles): true means nlohmann::json::parse
+// gives exactly `out` (accepts the text); false means "ask nlohmann", whose verdict may be
+// either. json_parse: the fast reader, else nlohmann's parser (discarded on an error).
+bool json_read_fast(std::string_view text, nlohmann::json& out);
+bool json_check_fast(std::string_view text);
+nlohmann::json json_parse(std::string_view text);
 
 // Appends one message in framing `f` to `out` (src/aemp/encode.cc).
 void encode(framing f, const nlohmann::json& message, std::string& out);
