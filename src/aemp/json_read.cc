@@ -100,15 +100,8 @@ class json_reader {
       } else {
         if (!value<Build>(nullptr, depth + 1)) return false;
       }
-      ws();
-      if (i_ >= n_) return false;
-      if (p_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (p_[i_] != ']') return false;
-      ++i_;
-      return true;
+      const int k = after_element(']');
+      if (k <= 0) return k == 0;
     }
   }
 
@@ -138,16 +131,22 @@ class json_reader {
       } else {
         if (!value<Build>(nullptr, depth + 1)) return false;
       }
-      ws();
-      if (i_ >= n_) return false;
-      if (p_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (p_[i_] != '}') return false;
-      ++i_;
-      return true;
+      const int k = after_element('}');
+      if (k <= 0) return k == 0;
     }
+  }
+
+  // After an element: a comma (another follows: 1), the closing bracket (done: 0), else -1.
+  int after_element(char close) {
+    ws();
+    if (i_ >= n_) return -1;
+    if (p_[i_] == ',') {
+      ++i_;
+      return 1;
+    }
+    if (p_[i_] != close) return -1;
+    ++i_;
+    return 0;
   }
 
   // At '"': a string without \u escapes or control characters, valid UTF-8 (RFC 3629, as

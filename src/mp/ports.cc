@@ -94,7 +94,7 @@ port_state* cached_named(const port_id& p) {
   // chain, as when it learned of the new port from the thread that made it) sees the old port
   // dead. One that is not may still deliver to the dead port, where the message is dropped,
   // as one sent just before the kill would be.
-  if (e.ps && e.name == p.name() && !e.ps->dead.load(std::memory_order_relaxed)) return e.ps.get();
+  if (e.ps && e.name == p.name() && !e.ps->dead.load(std::memory_order_relaxed)) return e.ps.get();  // a hint, see above
   auto ps = find(p);
   e.name = p.name();
   auto old = std::exchange(e.ps, ps);  // the entry is whole before the old state is let go

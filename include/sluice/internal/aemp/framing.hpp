@@ -121,7 +121,8 @@ bool valid_utf8(std::string_view text);
 // JSON texts (src/aemp/json_read.cc). json_read_fast and json_check_fast handle the common
 // shapes (no \u escapes, integers of at most 18 digits, finite doubles): true means nlohmann::json::parse
 // gives exactly `out` (accepts the text); false means "ask nlohmann", whose verdict may be
-// either. json_parse: the fast reader, else nlohmann's parser (discarded on an error).
+// either (and `out` may hold part of a value). json_parse: the fast reader, else nlohmann's
+// parser (discarded on an error).
 bool json_read_fast(std::string_view text, nlohmann::json& out);
 bool json_check_fast(std::string_view text);
 nlohmann::json json_parse(std::string_view text);
