@@ -24,7 +24,9 @@ namespace {
   std::abort();
 }
 
-bool decode(aemp::framing f, std::string_view data, std::size_t chunk, std::vector<nlohmann::json>& out) {
+// Feeds `data` to a fresh decoder in reads of `chunk` bytes, into either form of out.
+template <class Out>
+bool feed_all(aemp::framing f, std::string_view data, std::size_t chunk, std::vector<Out>& out) {
   aemp::limits l;
   l.max_message = 1 << 16;
   l.max_depth = 32;
@@ -37,6 +39,10 @@ bool decode(aemp::framing f, std::string_view data, std::size_t chunk, std::vect
     }
   }
   return true;
+}
+
+bool decode(aemp::framing f, std::string_view data, std::size_t chunk, std::vector<nlohmann::json>& out) {
+  return feed_all(f, data, chunk, out);
 }
 
 // src/aemp/encode.cc promises nlohmann's bytes (its Invariants).
@@ -55,14 +61,8 @@ void check_encoder(aemp::framing f, const nlohmann::json& m) {
 // The port layer's form: messages to a named port deferred (aemp::incoming), rebuilt here as
 // the whole message [port, arg...].
 bool decode_deferred(aemp::framing f, std::string_view data, std::size_t chunk, std::vector<nlohmann::json>& out) {
-  aemp::limits l;
-  l.max_message = 1 << 16;
-  l.max_depth = 32;
-  aemp::decoder d(f, l);
-  std::string why;
   std::vector<aemp::incoming> in;
-  bool ok = true;
-  for (std::size_t at = 0; ok && at < data.size(); at += chunk) ok = d.feed(data.substr(at, chunk), in, why);
+  const bool ok = feed_all(f, data, chunk, in);
   for (auto& m : in) {
     if (!m.deferred) {
       out.push_back(std::move(m.msg));
