@@ -140,13 +140,12 @@ void async_op::setup(clause_ref* refs, offer* offers, std::uint32_t* order, std:
 
 async_op::~async_op() { abandon(); }
 
-void async_op::abandon() noexcept {
-  // Normally done (complete() ran, or start() returned true) or never started. A native
-  // awaiter's coroutine may be destroyed while suspended: then take the op back and withdraw
-  // its offers. (A claim that already committed is honoured by waiting for its unpark; its
-  // value dies with the frame. A completion already under way on another thread cannot be
-  // stopped: see async.hpp.)
-  if (!started_ || finished_) return;
+void async_op::abandon_started() noexcept {
+  // Normally done (complete() ran, or start() returned true) or never started: abandon()
+  // skips those. A native awaiter's coroutine may be destroyed while suspended: then take the
+  // op back and withdraw its offers. (A claim that already committed is honoured by waiting
+  // for its unpark; its value dies with the frame. A completion already under way on another
+  // thread cannot be stopped: see async.hpp.)
   std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with the drivers' releases
   for (;;) {
     if (!(c & running) && ctl_.compare_exchange_weak(c, c | running, std::memory_order_acq_rel)) break;  // pairs with drive's release
@@ -201,7 +200,14 @@ bool async_op::start(bool tried) {
   // A first look without publishing anything (unless the caller just had one); then the
   // deadline's timer, then the driven steps.
   if (!tried && try_ready()) return true;
-  if (!d_.is_never() && !d_.expired()) arm_timer();
+  if (!d_.is_never() && !d_.expired()) {
+    try {
+      arm_timer();  // may throw (bad_alloc, the timer thread's start): nothing is published yet
+    } catch (...) {
+      finished_ = true;  // so abandon() does not wait for a driver that will never come
+      throw;
+    }
+  }
   return drive(true);
 }
 

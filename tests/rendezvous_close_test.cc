@@ -136,4 +136,60 @@ TEST(RendezvousClose, NoValueDeliveredAndNoSendReportedOkAfterClose) {
   std::printf("[ info ] %ld rounds\n", done_rounds);
 }
 
+// A try on a rendezvous channel says "not ready" without the lock when nobody waits there
+// (zero.hpp, might_meet). Two threads each close one channel and then try the other: in any
+// order of the four operations at least one try comes after the other thread's close, so
+// the two tries cannot both say empty (a store-buffering pair, which a release store of
+// the closed flag would allow: each thread's close still in its store buffer while it
+// reads the other channel). Each side alternates try_recv and try_send. The window is a
+// few nanoseconds wide: with a release-only store this test passed 120,000 rounds on the
+// 2-core VM, so it guards the behaviour; the argument is the seq_cst one in zero.hpp.
+TEST(RendezvousClose, TwoThreadsClosingAndTryingCrosswiseCannotBothMissTheClose) {
+  watchdog wd;
+  const long rounds = sluice_test::scaled(40000);
+  channel<int>* pair = nullptr;  // round r's two channels: [0] closed by main, [1] by the worker
+  std::atomic<long> round{0};     // main -> worker (release)
+  std::atomic<long> finished{0};  // worker -> main (release)
+  std::atomic<bool> stop{false};
+  bool worker_saw_close = false;
+
+  auto try_other = [](channel<int>& c, long r) {
+    if (r % 2 == 0) return c.try_recv().status() == status::closed;
+    return c.try_send(1) == status::closed;
+  };
+  two_cpus cpus;
+  std::thread worker([&] {
+    cpus.pin_worker();
+    for (long r = 1;; ++r) {
+      for (unsigned spins = 0; round.load(std::memory_order_acquire) != r; ++spins) {  // pairs with main's release
+        if (stop.load(std::memory_order_relaxed)) return;  // a flag: ordered by the rounds' own synchronisation
+        if (spins >= 200) std::this_thread::yield();
+      }
+      channel<int>* cs = pair;
+      cs[1].close();
+      worker_saw_close = try_other(cs[0], r);
+      finished.store(r, std::memory_order_release);  // pairs with main's acquire
+    }
+  });
+
+  long both_missed = 0, done_rounds = 0;
+  const auto t_end = std::chrono::steady_clock::now() + 15s;
+  for (long r = 1; r <= rounds && std::chrono::steady_clock::now() < t_end; ++r) {
+    channel<int> cs[2];
+    pair = cs;
+    round.store(r, std::memory_order_release);  // pairs with the worker's acquire
+    jitter(static_cast<unsigned>((r * 37) % 512));  // about the worker's reaction time, so some rounds overlap
+    cs[0].close();
+    const bool main_saw_close = try_other(cs[1], r);
+    while (finished.load(std::memory_order_acquire) != r) std::this_thread::yield();  // pairs with the worker's release
+    if (!main_saw_close && !worker_saw_close) ++both_missed;
+    ++done_rounds;
+  }
+  stop.store(true);
+  worker.join();
+  EXPECT_EQ(both_missed, 0) << "rounds in which both tries missed the other thread's close";
+  EXPECT_GE(done_rounds, std::min(rounds, 1000L)) << "too few rounds ran in the time allowed";
+  std::printf("[ info ] %ld rounds\n", done_rounds);
+}
+
 }  // namespace

@@ -193,6 +193,22 @@ class clause_set {
     std::apply([&](auto&... hs) { each(visit, hs...); }, cs_);
   }
   bool empty() const noexcept { return n_ == 0 && other_ == npos; }
+  // A first look before any operation is built (see native_wait): the enabled clauses in the
+  // alternation's order, each tried if its hint says it may be ready. True: `p` ran. False:
+  // nothing did, and the operation need not look again before it publishes (start(true)).
+  bool try_first(bool fair, alt_pick& p) {
+    alt_order(order_.data(), n_, fair);
+    for (std::size_t k = 0; k < n_; ++k) {
+      clause_ref& c = refs_[order_[k]];
+      if (!c.vt->hint(c.obj)) continue;
+      const status s = c.vt->try_now(c.obj);
+      if (performed(s)) {
+        p = {order_[k], s};
+        return true;
+      }
+    }
+    return false;
+  }
   void setup(async_op& op, bool fair) noexcept {
     op.setup(refs_.data(), offers_.data(), order_.data(), n_, fair, d_);
   }
@@ -257,8 +273,29 @@ struct op_canceller {
 };
 
 // The suspension shared by the native awaiters: start the op, suspend unless it is done.
+// The op (a few hundred bytes) is made only when the awaiter is about to suspend: a try that
+// completes at once writes none of it, so the store buffer it drains at its one locked
+// instruction is short.
 class native_wait {
  protected:
+  explicit native_wait(std::stop_token st) : stop_(std::move(st)) {}
+  ~native_wait() {
+    cb_.reset();  // first: a stop callback running elsewhere touches the op
+    if (live_) op_.~native_op();
+  }
+  native_wait(const native_wait&) = delete;
+  native_wait& operator=(const native_wait&) = delete;
+
+  native_op& make_op() noexcept {
+    ::new (static_cast<void*>(&op_)) native_op();
+    live_ = true;
+    return op_;
+  }
+  bool started() const noexcept { return live_; }
+  // Before the awaiter's clauses go (see async_op::abandon).
+  void abandon() noexcept {
+    if (live_) op_.abandon();
+  }
   bool suspend(std::coroutine_handle<> h, bool tried) {
     op_.set_handle(h);
     if (stop_.stop_possible()) cb_.emplace(stop_, op_canceller{&op_});
@@ -266,8 +303,10 @@ class native_wait {
   }
   void resumed() noexcept { cb_.reset(); }  // waits out a stop callback running elsewhere
 
-  explicit native_wait(std::stop_token st) : stop_(std::move(st)) {}
-  native_op op_;
+  union {
+    native_op op_;  // alive once make_op() ran
+  };
+  bool live_ = false;
   std::stop_token stop_;
   std::optional<std::stop_callback<op_canceller>> cb_;
 };
@@ -278,17 +317,15 @@ class single_awaiter : native_wait {
  public:
   single_awaiter(Clause c, internal::deadline d, std::stop_token st)
       : native_wait(std::move(st)), c_(std::move(c)), d_(d) {}
-  ~single_awaiter() { op_.abandon(); }  // before the clause goes (see async_op::abandon)
+  ~single_awaiter() { abandon(); }  // before the clause goes
 
   bool await_ready() {
-    // The lock-free hint first: a receive that will wait skips the channel's lock here (the
-    // op's publish re-checks under it). A zero deadline always tries.
+    // One try: its "not ready" takes no lock on either flavor (zero_chan looks at its wait
+    // list's count first), so no separate hint call is needed. (A buffered receive that will
+    // wait now reads the senders' tail word once here; its publish reads it again anyway.)
     const clause_vtable* vt = clause_access::vtable<Clause>();
-    void* obj = clause_access::erased(c_);
-    if (d_.is_now() || vt->hint(obj)) {
-      s_ = vt->try_now(obj);
-      if (performed(s_)) return true;
-    }
+    s_ = vt->try_now(clause_access::erased(c_));
+    if (performed(s_)) return true;
     if (d_.is_now()) {
       s_ = status::timeout;
       return true;
@@ -301,12 +338,11 @@ class single_awaiter : native_wait {
   }
   bool await_suspend(std::coroutine_handle<> h) {
     ref_ = clause_ref{clause_access::erased(c_), clause_access::vtable<Clause>(), 0};
-    op_.setup(&ref_, &offer_, &order_, 1, false, d_);
-    started_ = true;
+    make_op().setup(&ref_, &offer_, &order_, 1, false, d_);
     return suspend(h, true);  // await_ready looked (the op looks again before it publishes)
   }
   auto await_resume() {
-    if (started_) {
+    if (started()) {
       resumed();
       s_ = op_.pick().st;
     }
@@ -322,7 +358,6 @@ class single_awaiter : native_wait {
   Clause c_;
   internal::deadline d_;
   status s_ = status::empty;
-  bool started_ = false;
   clause_ref ref_{};
   offer offer_{};
   std::uint32_t order_ = 0;
@@ -334,7 +369,7 @@ class alt_awaiter : native_wait {
  public:
   alt_awaiter(bool fair, std::stop_token st, C... cs)
       : native_wait(std::move(st)), set_(std::move(cs)...), fair_(fair) {}
-  ~alt_awaiter() { op_.abandon(); }  // before the clauses go (see async_op::abandon)
+  ~alt_awaiter() { abandon(); }  // before the clauses go
 
   bool await_ready() {
     set_.collect();
@@ -346,15 +381,14 @@ class alt_awaiter : native_wait {
       pick_ = {npos, status::cancelled};
       return true;
     }
-    return false;
+    return set_.try_first(fair_, pick_);
   }
   bool await_suspend(std::coroutine_handle<> h) {
-    set_.setup(op_, fair_);
-    started_ = true;
-    return suspend(h, false);
+    set_.setup(make_op(), fair_);
+    return suspend(h, true);  // await_ready looked (the op looks again before it publishes)
   }
   alt_result await_resume() {
-    if (started_) {
+    if (started()) {
       resumed();
       pick_ = op_.pick();
     }
@@ -364,7 +398,6 @@ class alt_awaiter : native_wait {
  private:
   clause_set<C...> set_;
   bool fair_;
-  bool started_ = false;
   alt_pick pick_{npos, status::empty};
 };
 

@@ -96,8 +96,11 @@ class async_op {
   void cancel() noexcept;
 
   // The owner gives the op up before it finished (a coroutine destroyed while suspended):
-  // withdraw its offers, disarm its timer. A no-op once done or if never started.
-  void abandon() noexcept;
+  // withdraw its offers, disarm its timer. A no-op once done or if never started (inline:
+  // every awaiter's destructor asks, and most ops completed without starting).
+  void abandon() noexcept {
+    if (started_ && !finished_) abandon_started();
+  }
 
   // The outcome; valid once start() returned true or complete() was called.
   const alt_pick& pick() const noexcept { return pick_; }
@@ -110,6 +113,7 @@ class async_op {
  private:
   friend void fire_async_timer(async_timer* t) noexcept;
   static void on_unpark(void* self) noexcept;
+  void abandon_started() noexcept;
   void kick(std::uint32_t events) noexcept;
   bool drive(bool starting) noexcept;
   bool step() noexcept;

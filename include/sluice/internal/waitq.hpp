@@ -7,7 +7,8 @@
 //     the owner withdrawing it) clears the flag, so withdrawing twice is harmless.
 //   - count() is the number of linked offers; buffered channels read it without the lock to
 //     skip the lock entirely when nobody waits (one load and a branch on the fast path). The
-//     no-lost-wakeup argument is a Dekker pair of seq_cst operations, see push_back.
+//     no-lost-wakeup argument is a Dekker pair of seq_cst operations, see push_back. A
+//     rendezvous channel's try reads it without the lock too (zero.hpp, might_meet).
 //   - Nothing here unparks a thread: claimed offers are returned and woken by the caller
 //     after it has released the lock (wake / wake_all).
 #pragma once

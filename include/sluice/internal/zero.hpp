@@ -1,7 +1,7 @@
 // sluice/internal/zero.hpp - the rendezvous flavor (capacity 0).
 //
 // Invariants (after Go's chan.go for unbuffered channels and crossbeam's flavors/zero.rs):
-//   - `lock_` guards both wait lists and `closed_`. Under it we only link, unlink and CAS
+//   - `lock_` guards both wait lists and writes of `closed_`. Under it we only link, unlink and CAS
 //     waiter states; values are moved and threads are unparked after it is released.
 //   - A value moves directly from the sender's object to the receiver's storage, by whichever
 //     side arrives second, after it has won the claim CAS on the waiting side's offer.
@@ -13,6 +13,11 @@
 //     a closed rendezvous channel, and every operation after close() reports closed. (A
 //     hand-off whose claim came first still completes: it was committed before the close.)
 //   - recv looks at closed_ before it claims a sender: a closed channel has nothing to drain.
+//   - A try (deadline now) decides "not ready" without the lock when the counterpart list's
+//     count is 0 and closed_ is false (might_meet); probe() reads the same two words. The
+//     count's RMWs, close()'s store and these loads are all seq_cst: in their single total
+//     order a try that misses a close comes before it, also across channels (two threads
+//     that each close one channel and then try the other cannot both miss).
 #pragma once
 
 #include <atomic>
@@ -29,6 +34,7 @@ template <class T>
 class zero_chan final : public chan<T> {
  public:
   status send(const source<T>& src, const deadline& d) override {
+    if (d.is_now() && !might_meet(receivers_)) return status::full;
     lock_.lock();
     if (closed_.load(std::memory_order_relaxed)) {  // relaxed: written under lock_
       lock_.unlock();
@@ -54,6 +60,7 @@ class zero_chan final : public chan<T> {
   }
 
   status recv(std::optional<T>& out, const deadline& d) override {
+    if (d.is_now() && !might_meet(senders_)) return status::empty;
     lock_.lock();
     if (closed_.load(std::memory_order_relaxed)) {  // relaxed: written under lock_
       lock_.unlock();
@@ -90,8 +97,8 @@ class zero_chan final : public chan<T> {
       lock_.unlock();
       return;
     }
-    // Release pairs with the acquire load in is_closed() (a lock-free snapshot).
-    closed_.store(true, std::memory_order_release);
+    // seq_cst, not just release: might_meet and probe read it lock-free next to the count.
+    closed_.store(true, std::memory_order_seq_cst);  // pairs with might_meet/probe (seq_cst) and is_closed (acquire)
     offer* chain = senders_.claim_all(status::closed, nullptr);
     chain = receivers_.claim_all(status::closed, chain);
     lock_.unlock();
@@ -99,7 +106,7 @@ class zero_chan final : public chan<T> {
   }
 
   bool is_closed() const noexcept override {
-    return closed_.load(std::memory_order_acquire);  // pairs with the release in close()
+    return closed_.load(std::memory_order_acquire);  // pairs with close()'s store
   }
   std::size_t size() const noexcept override { return 0; }
   std::size_t capacity() const noexcept override { return 0; }
@@ -132,12 +139,20 @@ class zero_chan final : public chan<T> {
   bool probe(bool sending, std::uint64_t& stamp) const noexcept override {
     const waitq& q = sending ? receivers_ : senders_;
     std::uint32_t linked = q.count();  // seq_cst: orders arrivals() below
-    bool closed = closed_.load(std::memory_order_acquire);  // pairs with the release in close()
+    bool closed = closed_.load(std::memory_order_seq_cst);  // pairs with close()'s seq_cst store (see Invariants)
     stamp += q.arrivals() + (closed ? 1 : 0);
     return linked != 0 || closed;  // no counterpart linked and open: not ready at the load
   }
 
  private:
+  // For a try (deadline now), without the lock: false when no counterpart offer is linked and
+  // the channel is open, the try's "not ready" then linearized at the count's load (Go's
+  // select fast path, chan.go's `empty`/`full` checks before the lock). An offer linked later
+  // is linked after the try. Both loads seq_cst (see Invariants).
+  bool might_meet(const waitq& q) const noexcept {
+    return q.count() != 0 || closed_.load(std::memory_order_seq_cst);  // pairs with close()'s seq_cst store
+  }
+
   // Park until a counterpart claims `o` or the deadline passes. On timeout, withdraw the offer
   // if the abort CAS wins; if it loses, a claim is in flight: wait for its unpark and honour it.
   status await(waiter& w, offer& o, const deadline& d, waitq& q) {
