@@ -109,12 +109,7 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
     // Phase 1: try every clause without blocking, acting as a counterpart. A clause whose
     // lock-free hint says "not ready" is skipped: no lock, no fence, a load or two. Only
     // settle gives up; this pass just saves a publish when something is plainly ready.
-    for (std::size_t k = 0; k < n; ++k) {
-      clause_ref& c = refs[order[k]];
-      if (!c.vt->hint(c.obj)) continue;
-      status s = c.vt->try_now(c.obj);
-      if (performed(s)) return {order[k], s};
-    }
+    if (alt_pick p = try_ready_clauses(refs, order, n); p.pos != none) return p;
     if (d.expired()) return settle(refs, order, n);
 
     // Phase 1b: when every clause is on a buffered channel, poll the clauses' lock-free hints

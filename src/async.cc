@@ -183,17 +183,11 @@ void async_op::kick(std::uint32_t events) noexcept {
 }
 
 bool async_op::try_ready() {
-  for (std::size_t k = 0; k < n_; ++k) {
-    clause_ref& c = refs_[order_[k]];
-    if (!c.vt->hint(c.obj)) continue;
-    status s = c.vt->try_now(c.obj);
-    if (performed(s)) {
-      pick_ = {order_[k], s};
-      finished_ = true;
-      return true;
-    }
-  }
-  return false;
+  const alt_pick p = try_ready_clauses(refs_, order_, n_);
+  if (p.pos == none) return false;
+  pick_ = p;
+  finished_ = true;
+  return true;
 }
 
 bool async_op::start(bool tried) {
@@ -293,12 +287,7 @@ bool async_op::step() noexcept {
     // Phases 0 and 1: cancelled, out of time, or something ready now.
     if (ctl_.load(std::memory_order_acquire) & ev_cancelled) return done({none, status::cancelled});  // pairs with kick
     if (d_.expired()) return done(settle(refs_, order_, n_));
-    for (std::size_t k = 0; k < n_; ++k) {
-      clause_ref& c = refs_[order_[k]];
-      if (!c.vt->hint(c.obj)) continue;
-      status s = c.vt->try_now(c.obj);
-      if (performed(s)) return done({order_[k], s});
-    }
+    if (const alt_pick p = try_ready_clauses(refs_, order_, n_); p.pos != none) return done(p);
     // Phase 2: publish, then decide at the top of the loop.
     if (!publish()) return false;  // no clause (only an otherwise): the timer kicks us
   }

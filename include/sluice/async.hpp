@@ -193,21 +193,14 @@ class clause_set {
     std::apply([&](auto&... hs) { each(visit, hs...); }, cs_);
   }
   bool empty() const noexcept { return n_ == 0 && other_ == npos; }
-  // A first look before any operation is built (see native_wait): the enabled clauses in the
-  // alternation's order, each tried if its hint says it may be ready. True: `p` ran. False:
+  // A first look before any operation is built (see native_wait). True: `p` ran. False:
   // nothing did, and the operation need not look again before it publishes (start(true)).
   bool try_first(bool fair, alt_pick& p) {
     alt_order(order_.data(), n_, fair);
-    for (std::size_t k = 0; k < n_; ++k) {
-      clause_ref& c = refs_[order_[k]];
-      if (!c.vt->hint(c.obj)) continue;
-      const status s = c.vt->try_now(c.obj);
-      if (performed(s)) {
-        p = {order_[k], s};
-        return true;
-      }
-    }
-    return false;
+    const alt_pick q = try_ready_clauses(refs_.data(), order_.data(), n_);
+    if (q.pos == npos) return false;
+    p = q;
+    return true;
   }
   void setup(async_op& op, bool fair) noexcept {
     op.setup(refs_.data(), offers_.data(), order_.data(), n_, fair, d_);

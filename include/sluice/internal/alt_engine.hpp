@@ -46,6 +46,19 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
 void alt_order(std::uint32_t* order, std::size_t n, bool fair) noexcept;
 // A clause's try_now outcome that completes it (ok, or closed: the clause ran on a closed channel).
 inline bool performed(status s) noexcept { return s == status::ok || s == status::closed; }
+// Every alternation's first look (phase 1 of run_alt, of an awaited op, of an awaiter before it
+// builds one): the clauses in `order`, each tried if its lock-free hint says it may be ready.
+// The first that performs is the outcome; {SIZE_MAX, empty} when none did. No lock is taken
+// for a clause whose hint says no, and nothing is published.
+inline alt_pick try_ready_clauses(clause_ref* refs, const std::uint32_t* order, std::size_t n) {
+  for (std::size_t k = 0; k < n; ++k) {
+    clause_ref& c = refs[order[k]];
+    if (!c.vt->hint(c.obj)) continue;
+    const status s = c.vt->try_now(c.obj);
+    if (performed(s)) return {order[k], s};
+  }
+  return {static_cast<std::size_t>(-1), status::empty};
+}
 // Give up linearizably at the deadline: perform a ready clause, or {SIZE_MAX, timeout} when at
 // one moment during the call none was ready (alt.cc, Invariants).
 alt_pick settle(clause_ref* refs, const std::uint32_t* order, std::size_t n);

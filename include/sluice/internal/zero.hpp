@@ -132,8 +132,9 @@ class zero_chan final : public chan<T> {
     return (sending ? receivers_ : senders_).has_waiting(self);
   }
   bool hint(bool sending) const noexcept override {
-    // A counterpart has an offer linked (possibly stale), or the channel is closed.
-    return (sending ? receivers_ : senders_).count() != 0 || closed_.load(std::memory_order_relaxed);  // a hint
+    // A counterpart has an offer linked (possibly stale), or the channel is closed: the same
+    // two loads as a try's lock-free look.
+    return might_meet(sending ? receivers_ : senders_);
   }
   bool hands_off() const noexcept override { return true; }
   bool probe(bool sending, std::uint64_t& stamp) const noexcept override {
