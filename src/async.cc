@@ -132,7 +132,7 @@ void async_op::setup(clause_ref* refs, offer* offers, std::uint32_t* order, std:
   order_ = order;
   n_ = n;
   d_ = d;
-  alt_order(order, n, fair);
+  if (n == 1) order[0] = 0; else alt_order(order, n, fair);  // a lone clause: no call
   started_ = true;
   w_.set_wake(&async_op::on_unpark, this);
   ctl_.store(running, std::memory_order_relaxed);  // unpublished: the owner drives start()
@@ -194,6 +194,7 @@ bool async_op::start(bool tried) {
   // A first look without publishing anything (unless the caller just had one); then the
   // deadline's timer, then the driven steps.
   if (!tried && try_ready()) return true;
+  looked_ = true;  // the first step need not look again before it publishes
   if (!d_.is_never() && !d_.expired()) {
     try {
       arm_timer();  // may throw (bad_alloc, the timer thread's start): nothing is published yet
@@ -287,7 +288,11 @@ bool async_op::step() noexcept {
     // Phases 0 and 1: cancelled, out of time, or something ready now.
     if (ctl_.load(std::memory_order_acquire) & ev_cancelled) return done({none, status::cancelled});  // pairs with kick
     if (d_.expired()) return done(settle(refs_, order_, n_));
-    if (const alt_pick p = try_ready_clauses(refs_, order_, n_); p.pos != none) return done(p);
+    if (looked_) {
+      looked_ = false;  // start() has just looked: straight to publishing, once
+    } else if (const alt_pick p = try_ready_clauses(refs_, order_, n_); p.pos != none) {
+      return done(p);
+    }
     // Phase 2: publish, then decide at the top of the loop.
     if (!publish()) return false;  // no clause (only an otherwise): the timer kicks us
   }

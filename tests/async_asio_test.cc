@@ -353,6 +353,45 @@ TEST(AsyncAsio, AnEventLoopRunInsideAHandOff) {
   EXPECT_TRUE(looped);
 }
 
+// Completions that run in a row on an executor's thread are bounded, so a coroutine whose
+// operations all complete at once (or two that hand values back and forth) cannot starve
+// another handler queued on the same io_context: it runs within immediate_limit completions
+// (runnext_limit for hand-offs), not after the loop ends.
+TEST(AsyncAsio, AHandlerPostedMeanwhileRunsWithinTheBudget) {
+  constexpr long loops = 2000;
+  for (bool pingpong : {false, true}) {
+    asio::io_context io(1);
+    channel<int> buffered(4), a, b;
+    long done = 0, seen_at = -1;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      for (long i = 0; i < loops; ++i) {
+        if (i == 10) asio::post(io, [&] { seen_at = done; });
+        if (pingpong) {
+          EXPECT_EQ(co_await a.async_send(1, asio::use_awaitable), status::ok);
+          EXPECT_TRUE(co_await b.async_recv(asio::use_awaitable));
+        } else {  // each completes at once
+          EXPECT_EQ(co_await buffered.async_send(1, asio::use_awaitable), status::ok);
+          EXPECT_TRUE(co_await buffered.async_recv(asio::use_awaitable));
+        }
+        ++done;
+      }
+      a.close();
+    }, rethrow);
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {  // the echo of the ping-pong round
+      while (auto r = co_await a.async_recv(asio::use_awaitable)) {
+        EXPECT_EQ(co_await b.async_send(*r, asio::use_awaitable), status::ok);
+      }
+    }, rethrow);
+    io.run();
+    EXPECT_EQ(done, loops);
+    ASSERT_GE(seen_at, 10) << "pingpong " << pingpong;
+    EXPECT_LT(seen_at, loops / 10) << "starved until the loop ended";
+    // Two completions per loop; the budget (immediate_limit >= runnext_limit) plus the loop
+    // in progress.
+    EXPECT_LE(seen_at, 10 + static_cast<long>(sluice::internal::immediate_limit) / 2 + 2) << "pingpong " << pingpong;
+  }
+}
+
 // A deferred receive invoked as an lvalue passes its channel handle as const: still works.
 TEST(AsyncAsio, DeferredReceiveInvokedAsAnLvalue) {
   asio::io_context io(1);

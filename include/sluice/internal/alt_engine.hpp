@@ -49,11 +49,13 @@ inline bool performed(status s) noexcept { return s == status::ok || s == status
 // Every alternation's first look (phase 1 of run_alt, of an awaited op, of an awaiter before it
 // builds one): the clauses in `order`, each tried if its lock-free hint says it may be ready.
 // The first that performs is the outcome; {SIZE_MAX, empty} when none did. No lock is taken
-// for a clause whose hint says no, and nothing is published.
+// for a clause whose hint says no, and nothing is published. A lone clause (an awaited send or
+// receive) is tried at once: every flavor's try says "not ready" lock-free by itself (a
+// rendezvous's might_meet, a ring's indices), so its hint would only read the same words first.
 inline alt_pick try_ready_clauses(clause_ref* refs, const std::uint32_t* order, std::size_t n) {
   for (std::size_t k = 0; k < n; ++k) {
     clause_ref& c = refs[order[k]];
-    if (!c.vt->hint(c.obj)) continue;
+    if (n != 1 && !c.vt->hint(c.obj)) continue;
     const status s = c.vt->try_now(c.obj);
     if (performed(s)) return {order[k], s};
   }

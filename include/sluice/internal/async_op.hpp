@@ -134,6 +134,7 @@ class async_op {
   std::size_t n_ = 0;
   std::size_t published_ = 0;
   bool saw_ready_ = false;
+  bool looked_ = false;    // start() just tried every clause: the first step skips its look
   bool started_ = false;   // setup() ran
   bool finished_ = false;  // done, or abandoned
   deadline d_ = deadline::never();

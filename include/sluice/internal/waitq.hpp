@@ -8,7 +8,9 @@
 //   - count() is the number of linked offers; buffered channels read it without the lock to
 //     skip the lock entirely when nobody waits (one load and a branch on the fast path). The
 //     no-lost-wakeup argument is a Dekker pair of seq_cst operations, see push_back. A
-//     rendezvous channel's try reads it without the lock too (zero.hpp, might_meet).
+//     rendezvous channel's try reads it without the lock too (zero.hpp, might_meet); nothing
+//     there pairs with it, so a rendezvous links with push_back_unpaired (no locked
+//     instruction).
 //   - Nothing here unparks a thread: claimed offers are returned and woken by the caller
 //     after it has released the lock (wake / wake_all).
 #pragma once
@@ -23,11 +25,7 @@ namespace sluice::internal {
 class waitq {
  public:
   void push_back(offer* o) noexcept {
-    o->prev = tail_;
-    o->next = nullptr;
-    if (tail_) tail_->next = o; else head_ = o;
-    tail_ = o;
-    o->linked = true;
+    link(o);
     // Single writer (under the lock). Published by the fetch_add below: whoever reads that
     // count (or a later one) with acquire also sees this increment (see arrivals()).
     arrivals_.store(arrivals_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // published by the fetch_add below
@@ -35,6 +33,16 @@ class waitq {
     // in count() after a buffer change: either that load sees this offer, or the owner's
     // seq_cst re-check of the buffer (ring/list can_push/can_pop) sees the change.
     count_.fetch_add(1, std::memory_order_seq_cst);
+  }
+
+  // push_back for a list whose lock-free count() needs no Dekker pairing: a rendezvous
+  // channel's, read only by tries and hints that fall back to the lock or to a linearization
+  // before this push (zero.hpp, Invariants). Written only under the lock, so a plain store of
+  // load + 1 is the increment (no locked instruction: 9% of an awaited rendezvous hand-off).
+  void push_back_unpaired(offer* o) noexcept {
+    link(o);
+    arrivals_.store(arrivals_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // published by the release below
+    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_release);  // pairs with count()'s load
   }
 
   void remove(offer* o) noexcept {
@@ -88,7 +96,8 @@ class waitq {
     return chain;
   }
 
-  // seq_cst: pairs with push_back's fetch_add (see there). On x86 a plain load.
+  // seq_cst: pairs with push_back's fetch_add (see there); acquire (the part that matters)
+  // for push_back_unpaired's and remove's release stores. On x86 a plain load.
   std::uint32_t count() const noexcept { return count_.load(std::memory_order_seq_cst); }
 
   // How many offers were ever linked: grows whenever a counterpart may have become ready.
@@ -109,6 +118,14 @@ class waitq {
   }
 
  private:
+  void link(offer* o) noexcept {
+    o->prev = tail_;
+    o->next = nullptr;
+    if (tail_) tail_->next = o; else head_ = o;
+    tail_ = o;
+    o->linked = true;
+  }
+
   offer* head_ = nullptr;
   offer* tail_ = nullptr;
   std::atomic<std::uint32_t> count_{0};

@@ -14,10 +14,17 @@
 //     hand-off whose claim came first still completes: it was committed before the close.)
 //   - recv looks at closed_ before it claims a sender: a closed channel has nothing to drain.
 //   - A try (deadline now) decides "not ready" without the lock when the counterpart list's
-//     count is 0 and closed_ is false (might_meet); probe() reads the same two words. The
-//     count's RMWs, close()'s store and these loads are all seq_cst: in their single total
-//     order a try that misses a close comes before it, also across channels (two threads
-//     that each close one channel and then try the other cannot both miss).
+//     count is 0 and closed_ is false (might_meet); probe() reads the same two words.
+//     close()'s store and these loads are seq_cst: in their single total order a try that
+//     misses a close comes before it, also across channels (two threads that each close one
+//     channel and then try the other cannot both miss).
+//   - The count itself needs no such pairing (waitq::push_back_unpaired, a release store under
+//     the lock): no one links an offer and then relies on a lock-free look at another word. A
+//     parked offer is found under the lock by every blocking operation and by every
+//     alternation's publish (enlist_ready); a try or hint that reads a count older than a
+//     link has no happens-before edge to it (one would make the link visible) and is
+//     linearized before that still-pending operation; a hint's "no" only sends an
+//     alternation on to publish, under the lock.
 #pragma once
 
 #include <atomic>
@@ -54,7 +61,7 @@ class zero_chan final : public chan<T> {
     waiter w;
     w.prepare();
     offer o{&w, 0, const_cast<source<T>*>(&src)};
-    senders_.push_back(&o);
+    senders_.push_back_unpaired(&o);
     lock_.unlock();
     return await(w, o, d, senders_);
   }
@@ -84,7 +91,7 @@ class zero_chan final : public chan<T> {
     } l;
     l.w.prepare();
     offer o{&l.w, 0, &l.v};
-    receivers_.push_back(&o);
+    receivers_.push_back_unpaired(&o);
     lock_.unlock();
     status st = await(l.w, o, d, receivers_);
     if (st == status::ok) out.emplace(std::move(*l.v));
@@ -114,7 +121,7 @@ class zero_chan final : public chan<T> {
   void enlist(offer* o, bool sending) override {
     std::lock_guard<spin_mutex> g(lock_);
     if (closed_.load(std::memory_order_relaxed)) return;  // relaxed: under lock_. ready() reports the close
-    (sending ? senders_ : receivers_).push_back(o);
+    (sending ? senders_ : receivers_).push_back_unpaired(o);
   }
   void delist(offer* o, bool sending) override {
     std::lock_guard<spin_mutex> g(lock_);
@@ -128,7 +135,7 @@ class zero_chan final : public chan<T> {
   bool enlist_ready(offer* o, bool sending, const waiter* self) override {
     std::lock_guard<spin_mutex> g(lock_);
     if (closed_.load(std::memory_order_relaxed)) return true;  // relaxed: under lock_. As enlist, then ready
-    (sending ? senders_ : receivers_).push_back(o);
+    (sending ? senders_ : receivers_).push_back_unpaired(o);
     return (sending ? receivers_ : senders_).has_waiting(self);
   }
   bool hint(bool sending) const noexcept override {
