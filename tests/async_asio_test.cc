@@ -17,6 +17,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
@@ -390,6 +392,57 @@ TEST(AsyncAsio, AHandlerPostedMeanwhileRunsWithinTheBudget) {
     // in progress.
     EXPECT_LE(seen_at, 10 + static_cast<long>(sluice::internal::immediate_limit) / 2 + 2) << "pingpong " << pingpong;
   }
+}
+
+// The budget counts what a frame has queued, not only what it has run: a close() that wakes
+// many waiting operations queues the budget's worth, and the rest are posted behind a handler
+// that was posted before the close.
+TEST(AsyncAsio, ACloseThatWakesManyQueuesOnlyTheBudget) {
+  asio::io_context io(1);
+  channel<int> ch, go(1);
+  constexpr int waiters = 100;
+  int woken = 0, woken_when_posted_ran = -1;
+  for (int i = 0; i < waiters; ++i) {
+    ch.async_recv(asio::bind_executor(io, [&](boost::system::error_code ec, sluice::recv_result<int> r) {
+      EXPECT_FALSE(ec);
+      EXPECT_EQ(r.status(), status::closed);
+      ++woken;
+    }));
+  }
+  ASSERT_EQ(go.send(1), status::ok);
+  go.async_recv(asio::bind_executor(io, [&](boost::system::error_code, sluice::recv_result<int>) {
+    asio::post(io, [&] { woken_when_posted_ran = woken; });  // this runs in a hand-off frame of io
+    ch.close();
+  }));
+  io.run();
+  EXPECT_EQ(woken, waiters);
+  EXPECT_GE(woken_when_posted_ran, 0);
+  EXPECT_LE(woken_when_posted_ran, static_cast<int>(sluice::internal::runnext_limit));
+}
+
+// A handler bound to a strand runs inside the strand, also when its operation completes at
+// once inside a hand-off frame of the strand's io_context (there it must not be queued into
+// that frame: it would run after the strand's dispatch() returned).
+TEST(AsyncAsio, AStrandsHandlerRunsInsideTheStrand) {
+  asio::io_context io(1);
+  auto strand = asio::make_strand(io);
+  channel<int> first(1), second(1);
+  ASSERT_EQ(first.send(1), status::ok);
+  ASSERT_EQ(second.send(2), status::ok);
+  bool ran = false, in_strand = false;
+  first.async_recv(asio::bind_executor(io, [&](boost::system::error_code, sluice::recv_result<int>) {
+    asio::dispatch(strand, [&] {  // runs inline: io's thread, the strand idle
+      second.async_recv(asio::bind_executor(strand, [&](boost::system::error_code ec, sluice::recv_result<int> r) {
+        EXPECT_FALSE(ec);
+        EXPECT_EQ(*r, 2);
+        in_strand = strand.running_in_this_thread();
+        ran = true;
+      }));
+    });
+  }));
+  io.run();
+  EXPECT_TRUE(ran);
+  EXPECT_TRUE(in_strand);
 }
 
 // A deferred receive invoked as an lvalue passes its channel handle as const: still works.

@@ -34,8 +34,9 @@
 //   Completion runs on the handler's associated executor (system_executor when it has none),
 //   with outstanding work held while the operation waits. When the completing thread already
 //   runs that executor (an io_context's thread), the handler runs right after the completing
-//   step on that thread instead of through the executor's queue (Go's runnext), at most 8 in
-//   a row before falling back to post().
+//   step on that thread instead of through the executor's queue (Go's runnext), within a
+//   budget (8 hand-offs, 128 operations that completed at once) before falling back to post().
+//   An executor other than an io_context's own (a strand) always gets post().
 //   Cancellation (the handler's cancellation slot, any cancellation_type, including total):
 //   an operation cancelled before it committed completes with error::operation_aborted and
 //   status cancelled, having consumed and delivered nothing; one that committed completes
@@ -332,7 +333,7 @@ class single_awaiter : native_wait {
   bool await_suspend(std::coroutine_handle<> h) {
     ref_ = clause_ref{clause_access::erased(c_), clause_access::vtable<Clause>(), 0};
     make_op().setup(&ref_, &offer_, &order_, 1, false, d_);
-    return suspend(h, true);  // await_ready looked (the op looks again before it publishes)
+    return suspend(h, true);  // await_ready looked: the op goes straight to publishing
   }
   auto await_resume() {
     if (started()) {
@@ -378,7 +379,7 @@ class alt_awaiter : native_wait {
   }
   bool await_suspend(std::coroutine_handle<> h) {
     set_.setup(make_op(), fair_);
-    return suspend(h, true);  // await_ready looked (the op looks again before it publishes)
+    return suspend(h, true);  // await_ready looked: the op goes straight to publishing
   }
   alt_result await_resume() {
     if (started()) {
@@ -403,9 +404,17 @@ using io_plain_executor = asio::io_context::executor_type;
 using io_tracked_executor =
     std::decay_t<decltype(asio::prefer(std::declval<io_plain_executor>(), asio::execution::outstanding_work.tracked))>;
 
-// Where an executor runs its handlers: the identity of its execution context (its
-// io_context; nullptr when unknown), the tag of the hand-off frames its completions run in,
-// and whether this thread is running it now. One type-erased lookup for both.
+template <class Ex>
+struct is_io_executor : std::false_type {};
+template <class A, std::uintptr_t Bits>
+struct is_io_executor<asio::io_context::basic_executor_type<A, Bits>> : std::true_type {};
+
+// Where an executor runs its handlers: the identity of its io_context (the tag of the
+// hand-off frames its completions run in) and whether this thread is running it now; one
+// type-erased lookup for both. Only an io_context's own executor qualifies: any other (a
+// strand above all) gets {nullptr, false}, so its completions always go through post(). A
+// strand's handler queued into the io_context's frame would run after the strand's
+// dispatch() returned, outside the strand (AsyncAsio.AStrandsHandlerRunsInsideTheStrand).
 struct executor_place {
   const void* tag = nullptr;
   bool here = false;
@@ -416,11 +425,10 @@ executor_place place_of(const Ex& ex) noexcept {
     if (auto* e = ex.template target<io_plain_executor>()) return {&e->context(), e->running_in_this_thread()};
     if (auto* e = ex.template target<io_tracked_executor>()) return {&e->context(), e->running_in_this_thread()};
     return {};
+  } else if constexpr (is_io_executor<Ex>::value) {
+    return {&ex.context(), ex.running_in_this_thread()};
   } else {
-    executor_place p;
-    if constexpr (requires { ex.context(); }) p.tag = &ex.context();
-    if constexpr (requires { ex.running_in_this_thread(); }) p.here = ex.running_in_this_thread();
-    return p;
+    return {};
   }
 }
 

@@ -46,8 +46,9 @@ bool handoff_active() noexcept;
 // An Asio completion posted to an executor runs this way, so what it queues runs inside that
 // executor's run() call, not after some outer step that may be waiting on run().
 void handoff_frame(handoff_node* n, const void* tag) noexcept;
-// Queue n only if this thread is running a drain tagged `tag` and has run fewer than `limit`
-// in a row in it; false otherwise (the caller schedules n some other way).
+// Queue n only if this thread is running a drain tagged `tag` that has run or queued fewer
+// than `limit` nodes and has refused none for the budget; false otherwise (the caller
+// schedules n some other way).
 bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag) noexcept;
 
 class async_op;

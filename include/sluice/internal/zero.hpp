@@ -24,7 +24,10 @@
 //     alternation's publish (enlist_ready); a try or hint that reads a count older than a
 //     link has no happens-before edge to it (one would make the link visible) and is
 //     linearized before that still-pending operation; a hint's "no" only sends an
-//     alternation on to publish, under the lock.
+//     alternation on to publish, under the lock. (So two threads that each start an awaited
+//     send on one channel and then try to receive on the other may, in the C++ model, both
+//     find nothing, where the seq_cst increment forbade it: still linearizable, the sends
+//     being pending. On x86 the awaited op's locked release of `running` sits between.)
 #pragma once
 
 #include <atomic>
