@@ -41,6 +41,7 @@ struct handoff_queue {
   handoff_node* tail = nullptr;
   bool active = false;
   unsigned admitted = 0;  // nodes this frame has run or queued: a burst of wakes counts at once
+  unsigned handoffs = 0;  // of which resumed another task (a hand-off, not an op done at once)
   bool spent = false;     // a completion was refused for the budget: refuse the rest (no overtaking)
   const void* tag = nullptr;  // the frame's executor context (nullptr: native / run_handoffs)
 
@@ -67,6 +68,7 @@ thread_local handoff_queue tl_handoff;
 void drain(handoff_queue& q, handoff_node* n, const void* tag) noexcept {
   q.active = true;
   q.admitted = 1;
+  q.handoffs = 0;
   q.spent = false;
   q.tag = tag;
   do {
@@ -79,6 +81,7 @@ void handoff(handoff_node* n) noexcept {
   handoff_queue& q = tl_handoff;
   if (q.active) {
     ++q.admitted;
+    ++q.handoffs;
     q.push(n);
     return;
   }
@@ -95,7 +98,7 @@ void handoff_frame(handoff_node* n, const void* tag) noexcept {
   q = outer;
 }
 
-bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag) noexcept {
+bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag, bool hand_off) noexcept {
   handoff_queue& q = tl_handoff;
   if (!q.active || q.tag != tag) return false;
   // Once one completion has gone through post() for want of budget, every later one in this
@@ -105,11 +108,15 @@ bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag) noexcep
   // with 10,000 use_awaitable senders.)
   // Counted when queued, not when run: a close() that wakes 1000 waiting operations queues
   // only the budget's worth; the rest are posted behind what was already waiting.
-  if (q.spent || q.admitted >= limit) {
+  // A hand-off is measured against the hand-offs admitted, anything else against all nodes:
+  // operations completing at once do not use up the hand-off budget (a producer filling a
+  // big buffer still wakes its consumer without post()).
+  if (q.spent || (hand_off ? q.handoffs : q.admitted) >= limit) {
     q.spent = true;
     return false;
   }
   ++q.admitted;
+  if (hand_off) ++q.handoffs;
   q.push(n);
   return true;
 }

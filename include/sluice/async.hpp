@@ -462,12 +462,14 @@ class work_hold {
 // How many completions may run in a row on an executor's thread before the next one goes
 // through post(), behind whatever else that executor has queued (so other handlers are never
 // starved). Two budgets, as Tokio has two:
-//   - runnext_limit: a completion that resumes a coroutine parked earlier (a hand-off from the
-//     committing side, Go's runnext; Tokio allows 3 polls in a row from its LIFO slot);
-//   - immediate_limit: an operation that completed at once, so its own coroutine simply goes
-//     on (Tokio's cooperative budget, 128 operations per task poll). Counting these against
-//     the hand-off budget posted every 8th buffered send or receive: 10% of a use_awaitable
-//     pair's time (measured 2026-12-01: 154 -> 140 ns per buffered pair).
+//   - runnext_limit: hand-offs per frame, completions that resume a coroutine parked earlier
+//     (Go's runnext; Tokio allows 3 polls in a row from its LIFO slot);
+//   - immediate_limit: all completions per frame, including operations that completed at
+//     once, whose own coroutine simply goes on (Tokio's cooperative budget, 128 operations
+//     per task poll). One shared budget of 8 posted every 8th buffered send or receive: 10%
+//     of a use_awaitable pair's time (measured 2026-12-01: 154 -> 140 ns per buffered pair).
+//   Counted as nodes are queued; once one is refused, the rest of the frame is refused too
+//   (src/async.cc, handoff_if_active).
 inline constexpr unsigned runnext_limit = 8;
 inline constexpr unsigned immediate_limit = 128;
 
@@ -558,7 +560,7 @@ class asio_op final : public async_op {
       here = place.here;
       const void* tag = place.tag;
       if (here && this->pick().st != status::cancelled) {
-        if (handoff_if_active(&node_, immediate ? immediate_limit : runnext_limit, tag)) return;
+        if (handoff_if_active(&node_, immediate ? immediate_limit : runnext_limit, tag, !immediate)) return;
         if (!immediate && !handoff_active()) {
           handoff_frame(&node_, tag);  // start this thread's drain: the handler runs now, as dispatch would
           return;

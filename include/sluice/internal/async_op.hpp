@@ -47,9 +47,10 @@ bool handoff_active() noexcept;
 // executor's run() call, not after some outer step that may be waiting on run().
 void handoff_frame(handoff_node* n, const void* tag) noexcept;
 // Queue n only if this thread is running a drain tagged `tag` that has run or queued fewer
-// than `limit` nodes and has refused none for the budget; false otherwise (the caller
-// schedules n some other way).
-bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag) noexcept;
+// than `limit` nodes (`hand_off`: fewer than `limit` hand-offs, nodes that resume another
+// task) and has refused none for the budget; false otherwise (the caller schedules n some
+// other way).
+bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag, bool hand_off) noexcept;
 
 class async_op;
 
