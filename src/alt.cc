@@ -39,9 +39,7 @@ std::uint64_t fast_random() noexcept {
   return state * 0x2545F4914F6CDD1Dull;
 }
 
-void alt_order(std::uint32_t* order, std::size_t n, bool fair) noexcept {
-  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<std::uint32_t>(k);
-  if (!fair) return;
+void alt_shuffle(std::uint32_t* order, std::size_t n) noexcept {
   // Fisher-Yates: every ready clause is equally likely to come first.
   for (std::size_t i = n; i > 1; --i) {
     std::size_t j = static_cast<std::size_t>((fast_random() >> 32) * i >> 32);

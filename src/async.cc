@@ -153,7 +153,7 @@ void async_op::setup(clause_ref* refs, offer* offers, std::uint32_t* order, std:
   order_ = order;
   n_ = n;
   d_ = d;
-  if (n == 1) order[0] = 0; else alt_order(order, n, fair);  // a lone clause: no call
+  alt_order(order, n, fair);
   started_ = true;
   w_.set_wake(&async_op::on_unpark, this);
   ctl_.store(running, std::memory_order_relaxed);  // unpublished: the owner drives start()

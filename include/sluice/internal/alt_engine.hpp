@@ -43,7 +43,12 @@ alt_pick run_alt(clause_ref* refs, offer* offers, std::uint32_t* order, std::siz
                  const deadline& d);
 
 // The order in which an alternation looks at its n clauses: 0..n-1, shuffled when fair.
-void alt_order(std::uint32_t* order, std::size_t n, bool fair) noexcept;
+// Inline: an awaited send or receive (one clause) pays no call for it.
+void alt_shuffle(std::uint32_t* order, std::size_t n) noexcept;
+inline void alt_order(std::uint32_t* order, std::size_t n, bool fair) noexcept {
+  for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<std::uint32_t>(k);
+  if (fair && n > 1) alt_shuffle(order, n);
+}
 // A clause's try_now outcome that completes it (ok, or closed: the clause ran on a closed channel).
 inline bool performed(status s) noexcept { return s == status::ok || s == status::closed; }
 // Every alternation's first look (phase 1 of run_alt, of an awaited op, of an awaiter before it

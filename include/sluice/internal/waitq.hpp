@@ -26,9 +26,6 @@ class waitq {
  public:
   void push_back(offer* o) noexcept {
     link(o);
-    // Single writer (under the lock). Published by the fetch_add below: whoever reads that
-    // count (or a later one) with acquire also sees this increment (see arrivals()).
-    arrivals_.store(arrivals_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // published by the fetch_add below
     // seq_cst RMW: the Dekker half of register-then-recheck. It pairs with the seq_cst load
     // in count() after a buffer change: either that load sees this offer, or the owner's
     // seq_cst re-check of the buffer (ring/list can_push/can_pop) sees the change.
@@ -41,7 +38,6 @@ class waitq {
   // load + 1 is the increment (no locked instruction: 9% of an awaited rendezvous hand-off).
   void push_back_unpaired(offer* o) noexcept {
     link(o);
-    arrivals_.store(arrivals_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // published by the release below
     count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_release);  // pairs with count()'s load
   }
 
@@ -118,12 +114,17 @@ class waitq {
   }
 
  private:
+  // Both pushes: append o and count the arrival. Single writer (under the lock). Published by
+  // the caller's count_ update that follows (push_back's fetch_add, push_back_unpaired's
+  // release store): whoever reads that count (or a later one) with acquire also sees this
+  // increment (see arrivals()).
   void link(offer* o) noexcept {
     o->prev = tail_;
     o->next = nullptr;
     if (tail_) tail_->next = o; else head_ = o;
     tail_ = o;
     o->linked = true;
+    arrivals_.store(arrivals_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // published by the caller's count_ update
   }
 
   offer* head_ = nullptr;
