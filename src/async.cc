@@ -22,7 +22,9 @@
 //     for an op whose start() returned false, after every offer was withdrawn and the timer
 //     disarmed; it may destroy the op.
 //   - Hand-offs: a continuation queued while a drain runs goes after the current one, never
-//     inside it. Drains nest only through handoff_frame (an Asio completion posted to its
+//     inside it. In a native frame the latest one waits in a LIFO slot and runs next (Go's
+//     runnext), displacing the one there to the FIFO's tail; at most lifo_slot_limit run
+//     from the slot in a row while the FIFO holds any, so none waits forever. Drains nest only through handoff_frame (an Asio completion posted to its
 //     executor): the outer frame's queue waits, untouched, until the inner one is empty, and
 //     an Asio completion queues only into a frame of its own executor's context, so it runs
 //     inside that executor's run() call.
@@ -44,13 +46,31 @@ struct handoff_queue {
   unsigned handoffs = 0;  // of which resumed another task (a hand-off, not an op done at once)
   bool spent = false;     // a completion was refused for the budget: refuse the rest (no overtaking)
   const void* tag = nullptr;  // the frame's executor context (nullptr: native / run_handoffs)
+  handoff_node* slot = nullptr;  // native frames: the latest hand-off, run next (LIFO slot)
+  unsigned slot_runs = 0;        // nodes run from the slot in a row
 
   void push(handoff_node* n) noexcept {
     n->next = nullptr;
     if (tail) tail->next = n; else head = n;
     tail = n;
   }
+  // Native: the newest hand-off runs next; the one it displaces keeps its FIFO turn.
+  void push_next(handoff_node* n) noexcept {
+    if (slot) push(slot);
+    slot = n;
+  }
   handoff_node* pop() noexcept {
+    if (slot) {
+      if (slot_runs < lifo_slot_limit || !head) {
+        handoff_node* n = slot;
+        slot = nullptr;
+        ++slot_runs;
+        return n;
+      }
+      push(slot);  // its turn in a row is over: behind what waited meanwhile
+      slot = nullptr;
+    }
+    slot_runs = 0;
     handoff_node* n = head;
     if (n) {
       head = n->next;
@@ -71,6 +91,7 @@ void drain(handoff_queue& q, handoff_node* n, const void* tag) noexcept {
   q.handoffs = 0;
   q.spent = false;
   q.tag = tag;
+  q.slot_runs = 0;
   do {
     n->run(n);  // may destroy n; it may also queue more on q
   } while ((n = q.pop()) != nullptr);
@@ -82,7 +103,7 @@ void handoff(handoff_node* n) noexcept {
   if (q.active) {
     ++q.admitted;
     ++q.handoffs;
-    q.push(n);
+    if (q.tag == nullptr) q.push_next(n); else q.push(n);  // an Asio frame keeps FIFO: see handoff_if_active
     return;
   }
   drain(q, n, nullptr);

@@ -1,5 +1,6 @@
 // Native awaitables (<sluice/async.hpp>) in a plain C++20 coroutine type: hand-off, buffering,
 // timeouts, stop_token cancellation, alternation, and channels shared with threads.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <coroutine>
@@ -358,6 +359,57 @@ TEST(AsyncNative, RunHandoffsResumesTheWokenAfterTheStep) {
   // The first resumption (its op took value 0 when the first send woke it) found the other 99
   // buffered: the producer ran to the end first.
   EXPECT_EQ(seen_len.front(), 99);
+}
+
+// The LIFO slot (Go's runnext): in a native frame the task woken last runs next, ahead of
+// those woken before it, which then run in the order they were woken.
+detached record_when_resumed(channel<int> ch, std::vector<int>& order) {
+  auto r = co_await ch.async_recv();
+  if (r) order.push_back(*r);
+}
+
+TEST(AsyncNative, TheLastWokenRunsNextThenTheOthersInOrder) {
+  constexpr int k = 5;
+  std::vector<channel<int>> chs(k);
+  std::vector<int> order;
+  sluice::run_handoffs([&] {
+    for (int i = 0; i < k; ++i) record_when_resumed(chs[i], order);
+    for (int i = 0; i < k; ++i) EXPECT_EQ(chs[i].send(i), status::ok);  // each wakes one
+    EXPECT_TRUE(order.empty());
+  });
+  EXPECT_EQ(order, (std::vector<int>{4, 0, 1, 2, 3}));
+}
+
+// Two tasks handing a value back and forth keep the LIFO slot busy; a task woken before them
+// still runs within lifo_slot_limit of their steps (Tokio bounds its LIFO slot the same way).
+TEST(AsyncNative, APingPongPairDoesNotStarveAnOlderTask) {
+  channel<int> x, y, older;
+  std::vector<int> log;  // -1: the older task ran; else a ping-pong step
+  constexpr int steps = 100;
+  static_assert(sluice::internal::lifo_slot_limit < steps, "else the pair ends before the bound matters");
+  sluice::run_handoffs([&] {
+    auto player = [](channel<int> in, channel<int> out, std::vector<int>& log) -> detached {
+      for (;;) {
+        auto r = co_await in.async_recv();
+        if (!r || *r >= steps) co_return;
+        log.push_back(*r);
+        if (co_await out.async_send(*r + 1) != status::ok) co_return;
+      }
+    };
+    player(x, y, log);
+    player(y, x, log);
+    [](channel<int> older, std::vector<int>& log) -> detached {
+      if (co_await older.async_recv()) log.push_back(-1);
+    }(older, log);
+    EXPECT_EQ(older.send(0), status::ok);  // woken first
+    EXPECT_EQ(x.send(0), status::ok);      // then the pair starts
+  });
+  ASSERT_EQ(log.size(), static_cast<std::size_t>(steps) + 1);
+  const auto pos = static_cast<std::size_t>(std::find(log.begin(), log.end(), -1) - log.begin());
+  EXPECT_GE(pos, 1u) << "the pair, woken last, runs first";
+  EXPECT_LE(pos, sluice::internal::lifo_slot_limit) << "the older task waited too long";
+  x.close();
+  y.close();
 }
 
 // Without run_handoffs the completing call resumes the consumer at once (documented), and
