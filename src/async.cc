@@ -189,6 +189,13 @@ void async_op::abandon_started() noexcept {
   // for its unpark; its value dies with the frame. A completion already under way on another
   // thread cannot be stopped: see async.hpp.)
   std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with the drivers' releases
+  if (claims_only_ && !(c & running) && w_.try_abort()) {
+    // Idle, and only a claimer could kick it (which may store to ctl_ without a CAS, so do
+    // not race it for `running`): with the abort won none will, and the offers are ours.
+    withdraw(none32);
+    finished_ = true;
+    return;
+  }
   for (;;) {
     if (!(c & running) && ctl_.compare_exchange_weak(c, c | running, std::memory_order_acq_rel)) break;  // pairs with drive's release
     if (c & running) {
@@ -211,7 +218,15 @@ void async_op::on_unpark(void* self) noexcept { static_cast<async_op*>(self)->ki
 void async_op::cancel() noexcept { kick(ev_cancelled); }
 
 void async_op::kick(std::uint32_t events) noexcept {
-  std::uint32_t c = ctl_.load(std::memory_order_relaxed);  // the CAS below decides
+  std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with drive's release CAS
+  if (claims_only_ && !(c & running)) {
+    // No timer and no cancellation: our claim is the only event, and the driver has let go
+    // (its release CAS, which this load acquired, was its last touch). Nobody else writes
+    // ctl_ until this thread releases it again, so a plain store makes us the driver.
+    ctl_.store(c | running | events, std::memory_order_relaxed);  // read only by this thread until drive's release
+    drive(false);
+    return;
+  }
   for (;;) {
     if (c & running) {
       // acq_rel: release publishes the event's cause (the moved value) to the driver, which
@@ -230,6 +245,16 @@ bool async_op::try_ready() {
   pick_ = p;
   finished_ = true;
   return true;
+}
+
+// Every offer is withdrawn and the one claim of this round has kicked: only a cancellation
+// or the timer can write ctl_ now, and neither exists for a claims-only op.
+void async_op::clear_unparked() noexcept {
+  if (claims_only_) {
+    ctl_.store(ctl_.load(std::memory_order_relaxed) & ~ev_unparked, std::memory_order_relaxed);  // driver-only; ordered by ctl_'s later CASes
+  } else {
+    ctl_.fetch_and(~ev_unparked, std::memory_order_relaxed);  // driver-only bit clear; ordered by ctl_'s CASes
+  }
 }
 
 bool async_op::start(bool tried) {
@@ -318,7 +343,7 @@ bool async_op::step() noexcept {
       if (claimed) {
         clause_ref& r = refs_[i];
         if (r.vt->hands_off(r.obj)) return done({i, w_.result()});  // ev_unparked stays: we are done
-        ctl_.fetch_and(~ev_unparked, std::memory_order_relaxed);  // driver-only bit clear; ordered by ctl_'s CASes
+        clear_unparked();
         status s = r.vt->try_now(r.obj);  // buffered: the claim invites a retry of clause i
         if (performed(s)) return done({i, s});
       } else if (saw_ready_) {

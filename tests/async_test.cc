@@ -300,6 +300,61 @@ TEST(AsyncNative, ThreadsAndCoroutinesShareAChannel) {
   }
 }
 
+// A coroutine destroyed while suspended in an awaitable withdraws its offer: the channel is
+// as if it had never waited (with no deadline and no stop token, its op takes claims without
+// a locked instruction, and the destroyer then wins the abort instead of racing for `running`).
+struct owned {
+  struct promise_type {
+    owned get_return_object() noexcept { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_always final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+  std::coroutine_handle<promise_type> h;
+};
+
+TEST(AsyncNative, DestroyingASuspendedCoroutineWithdrawsItsOffer) {
+  for (std::size_t cap : {0u, 1u}) {
+    for (bool timed : {false, true}) {
+      channel<int> in(cap), out(cap);
+      bool resumed = false;
+      owned r = [](channel<int> ch, bool timed, bool& resumed) -> owned {
+        if (timed) {
+          (void)co_await ch.async_recv_for(10s);
+        } else {
+          (void)co_await ch.async_recv();
+        }
+        resumed = true;
+      }(in, timed, resumed);
+      if (cap == 1) {
+        ASSERT_EQ(out.try_send(0), status::ok);  // full: the sender below waits
+      }
+      owned s = [](channel<int> ch, bool timed) -> owned {
+        if (timed) {
+          (void)co_await ch.async_send_for(1, 10s);
+        } else {
+          (void)co_await ch.async_send(1);
+        }
+      }(out, timed);
+      ASSERT_FALSE(r.h.done());
+      ASSERT_FALSE(s.h.done());
+      r.h.destroy();
+      s.h.destroy();
+      EXPECT_FALSE(resumed);
+      EXPECT_EQ(in.try_send(5), cap == 0 ? status::full : status::ok) << "a receive offer is still linked";
+      auto got = out.try_recv();
+      if (cap == 0) {
+        EXPECT_FALSE(got) << "a send offer is still linked";
+      } else {
+        ASSERT_TRUE(got);
+        EXPECT_EQ(*got, 0);
+        EXPECT_FALSE(out.try_recv()) << "the destroyed sender's value arrived";
+      }
+    }
+  }
+}
+
 // A ring of coroutines on one thread passes a token 10^6 hops: every hop is a hand-off, and
 // the stack does not grow (the hand-off queue runs them one after another).
 [[gnu::noinline]] std::uintptr_t stack_here() { return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)); }

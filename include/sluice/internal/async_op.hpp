@@ -99,6 +99,12 @@ class async_op {
   // call start(true) next. Lets an owner skip what only a waiting op needs (Asio's work count).
   bool try_ready();
 
+  // After setup(), before start(): the owner promises that cancel() will not be called (no
+  // stop token, no cancellation slot). With no deadline either, a claim is then the op's only
+  // event, so a kick may take an idle op without a locked instruction (src/async.cc, kick).
+  // Written here, before anything that could kick exists, and never again: kicks read it.
+  void no_cancel() noexcept { claims_only_ = d_.is_never(); }
+
   // Give up unless a clause has already committed; any thread, any time from setup() until
   // the op completes (the caller keeps it from racing the op's destruction), idempotent. A cancelled op completes with {SIZE_MAX, cancelled}.
   void cancel() noexcept;
@@ -130,6 +136,7 @@ class async_op {
   bool done(alt_pick p) noexcept;
   void arm_timer();
   void disarm_timer() noexcept;
+  void clear_unparked() noexcept;
 
   static constexpr std::uint32_t idle = 0, running = 1, kicked = 2;
 
@@ -150,6 +157,7 @@ class async_op {
   alt_pick pick_{static_cast<std::size_t>(-1), status::empty};
   async_timer timer_;
   bool armed_ = false;
+  bool claims_only_ = false;  // no timer, no cancellation: see no_cancel() and kick
 };
 
 }  // namespace sluice::internal
