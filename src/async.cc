@@ -9,8 +9,14 @@
 //     must wait releases `running` with a CAS that fails if a kick arrived meanwhile; then it
 //     consumes the kick and steps again. So no event is lost and no two threads drive.
 //   - Events are bits set in `ctl_` by one RMW, which is the event source's last touch of the
-//     op unless it finds the op idle and becomes its driver: a counterpart's claim sets `unparked` (from the waiter's wake hook, after it moved the
-//     value: the same moment a thread would be unparked), a cancellation sets `cancelled`.
+//     op unless it finds the op idle and becomes its driver: a counterpart's claim sets
+//     `unparked` (from the waiter's wake hook, after it moved the value: the same moment a
+//     thread would be unparked), a cancellation sets `cancelled`.
+//   - A claims-only op (no deadline, no cancellation: no_cancel()) has one event source per
+//     round, the claimer that won its waiter's state word. Finding it idle, that claimer
+//     takes it with a plain store instead of a CAS (no one else can write ctl_ until it
+//     releases it), and its driver clears `unparked` with a plain store once every offer
+//     is withdrawn (the round's one kick has landed; the next round is not published yet).
 //     The deadline's timer kicks without a bit (the driver reads the clock); disarming takes
 //     the timer off its queue or waits out a fire in progress, so a timer never touches a
 //     finished op.
@@ -47,7 +53,7 @@ struct handoff_queue {
   bool spent = false;     // a completion was refused for the budget: refuse the rest (no overtaking)
   const void* tag = nullptr;  // the frame's executor context (nullptr: native / run_handoffs)
   handoff_node* slot = nullptr;  // native frames: the latest hand-off, run next (LIFO slot)
-  unsigned slot_runs = 0;        // nodes run from the slot in a row
+  unsigned slot_runs = 0;        // nodes run from the slot in a row while the FIFO held some
 
   void push(handoff_node* n) noexcept {
     n->next = nullptr;
@@ -61,7 +67,13 @@ struct handoff_queue {
   }
   handoff_node* pop() noexcept {
     if (slot) {
-      if (slot_runs < lifo_slot_limit || !head) {
+      if (!head) {
+        handoff_node* n = slot;  // nobody older waits: not a run that counts against them
+        slot = nullptr;
+        slot_runs = 0;
+        return n;
+      }
+      if (slot_runs < lifo_slot_limit) {
         handoff_node* n = slot;
         slot = nullptr;
         ++slot_runs;
@@ -103,7 +115,7 @@ void handoff(handoff_node* n) noexcept {
   if (q.active) {
     ++q.admitted;
     ++q.handoffs;
-    if (q.tag == nullptr) q.push_next(n); else q.push(n);  // an Asio frame keeps FIFO: see handoff_if_active
+    if (q.tag == nullptr) q.push_next(n); else q.push(n);  // an io_context frame keeps FIFO: see handoff_if_active
     return;
   }
   drain(q, n, nullptr);
@@ -185,13 +197,15 @@ async_op::~async_op() { abandon(); }
 void async_op::abandon_started() noexcept {
   // Normally done (complete() ran, or start() returned true) or never started: abandon()
   // skips those. A native awaiter's coroutine may be destroyed while suspended: then take the
-  // op back and withdraw its offers. (A claim that already committed is honoured by waiting
-  // for its unpark; its value dies with the frame. A completion already under way on another
-  // thread cannot be stopped: see async.hpp.)
+  // op back and withdraw its offers. (A claim that committed while we hold `running` is
+  // honoured by waiting for its unpark; its value dies with the frame. A completion already
+  // under way on another thread cannot be stopped: undefined, as async.hpp says. For a
+  // claims-only op that includes a claim whose kick has not yet landed: the kicker may take
+  // the op with a plain store.)
   std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with the drivers' releases
   if (claims_only_ && !(c & running) && w_.try_abort()) {
-    // Idle, and only a claimer could kick it (which may store to ctl_ without a CAS, so do
-    // not race it for `running`): with the abort won none will, and the offers are ours.
+    // Idle, and only a claimer could kick it: with the abort won none will, and the offers
+    // are ours to withdraw without taking `running`.
     withdraw(none32);
     finished_ = true;
     return;

@@ -826,8 +826,9 @@ auto async_pri_alt(std::stop_token stop, C&&... clauses) {
 // ---- The hand-off queue as a run loop ----------------------------------------------------
 
 // Call f() as one step of this thread's hand-off queue, then run what it queued: coroutines
-// whose operations complete on this thread meanwhile run after f returns (in order), not
-// inside the call that completed them; returns once the queue is empty. This is Go's "the
+// whose operations complete on this thread meanwhile run after f returns (the last woken
+// first, then the others in the order they were woken), not inside the call that completed
+// them; returns once the queue is empty. This is Go's "the
 // woken goroutine runs next, after the waker yields": a producer started inside it fills a
 // buffer without resuming its consumer after every message. Inside a hand-off already (in a
 // resumed coroutine), it just calls f. An exception from f propagates after the queue drained.

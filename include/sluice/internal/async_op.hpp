@@ -37,13 +37,15 @@ struct handoff_node {
 };
 
 // Run n->run(n) on this thread: at once when this thread is not running hand-offs, else queued
-// to run after the current one. Never nested. In a native frame (run_handoffs, or a thread
-// that completed a native operation) the latest node queued runs next, ahead of those queued
-// before it (Go's runnext, Tokio's LIFO slot), but at most lifo_slot_limit in a row while
-// older ones wait; in an Asio frame (handoff_frame) the order is FIFO.
+// to run after the current one. Never nested. In an untagged frame (run_handoffs, a thread
+// that completed a native operation, an Asio completion posted to a strand) the latest node
+// queued runs next, ahead of those queued before it (Go's runnext, Tokio's LIFO slot), but at
+// most lifo_slot_limit in a row while older ones wait; in a frame tagged with an io_context
+// (handoff_frame with a tag) the order is FIFO, as handoff_if_active needs.
 void handoff(handoff_node* n) noexcept;
 // Hand-offs run from the LIFO slot in a row before the oldest queued node gets its turn.
-// Tokio allows 3; 8 measured ~5% better on a 4-sender select (docs/decisions.md, Async).
+// Tokio allows 3; 8 measured ~5% faster on a 4-sender select (docs/decisions.md, Async,
+// fifth pass).
 inline constexpr unsigned lifo_slot_limit = 8;
 // Is this thread running hand-offs now (handoff() would queue rather than run)?
 bool handoff_active() noexcept;
