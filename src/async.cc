@@ -17,6 +17,10 @@
 //     takes it with a plain store instead of a CAS (no one else can write ctl_ until it
 //     releases it), and its driver clears `unparked` with a plain store once every offer
 //     is withdrawn (the round's one kick has landed; the next round is not published yet).
+//     With one clause, on a rendezvous, the driver lets go of `running` with a store inside
+//     the channel's lock, as the channel links the offer and finds no counterpart
+//     (on_linked_alone): no claimer can reach the offer before the unlock. The driver then
+//     returns without touching the op (publish, step and drive see a local flag).
 //     The deadline's timer kicks without a bit (the driver reads the clock); disarming takes
 //     the timer off its queue or waits out a fire in progress, so a timer never touches a
 //     finished op.
@@ -232,10 +236,11 @@ void async_op::on_unpark(void* self) noexcept { static_cast<async_op*>(self)->ki
 void async_op::cancel() noexcept { kick(ev_cancelled); }
 
 void async_op::kick(std::uint32_t events) noexcept {
-  std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with drive's release CAS
+  std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with drive's release CAS or on_linked_alone's store
   if (claims_only_ && !(c & running)) {
     // No timer and no cancellation: our claim is the only event, and the driver has let go
-    // (its release CAS, which this load acquired, was its last touch). Nobody else writes
+    // (its release CAS or on_linked_alone's store, which this load acquired, was its last
+    // touch). Nobody else writes
     // ctl_ until this thread releases it again, so a plain store makes us the driver.
     ctl_.store(c | running | events, std::memory_order_relaxed);  // read only by this thread until drive's release
     drive(false);
@@ -289,10 +294,12 @@ bool async_op::start(bool tried) {
 
 bool async_op::drive(bool starting) noexcept {
   for (;;) {
-    if (step()) {
+    const step_end e = step();
+    if (e == step_end::done) {
       if (!starting) complete();
       return true;
     }
+    if (e == step_end::let_go) return false;  // released under a channel's lock: touch nothing
     std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with kick's release
     for (;;) {
       if (c & kicked) {
@@ -304,29 +311,43 @@ bool async_op::drive(bool starting) noexcept {
   }
 }
 
-bool async_op::done(alt_pick p) noexcept {
+async_op::step_end async_op::done(alt_pick p) noexcept {
   pick_ = p;
   disarm_timer();
   finished_ = true;
-  return true;
+  return step_end::done;
 }
 
-bool async_op::publish() noexcept {
+void async_op::on_linked_alone(void* self) noexcept {
+  auto* op = static_cast<async_op*>(self);
+  *op->let_go_ = true;  // the driver's local: after the store below it reads no field of ours
+  // Under the lock of the channel that has just linked our one offer: no claimer can reach it
+  // before the unlock and nothing else kicks a claims-only op, so a store lets go of the op
+  // where drive's release CAS would. The claimer's kick acquires it (through the lock, too).
+  op->ctl_.store(op->ctl_.load(std::memory_order_relaxed) & ~running, std::memory_order_release);  // pairs with kick's acquire load
+}
+
+async_op::published async_op::publish() noexcept {
   w_.prepare();
   saw_ready_ = false;
+  bool let_go = false;
+  const bool alone = claims_only_ && n_ == 1;
+  let_go_ = &let_go;
+  w_.set_linked_hook(alone ? &async_op::on_linked_alone : nullptr);
   for (published_ = 0; published_ < n_;) {
     std::uint32_t i = order_[published_];
     clause_ref& c = refs_[i];
     offers_[i] = offer{&w_, i, c.vt->slot(c.obj)};
+    ++published_;  // before the offer is out: after a let-go nothing of ours is touched
     bool ready = c.vt->publish(c.obj, &offers_[i], &w_);
-    ++published_;
+    if (let_go) return published::let_go;  // a rendezvous took `running` off us under its lock
     if (ready) {
       saw_ready_ = true;
       break;
     }
     if (!w_.is_waiting()) break;  // already claimed
   }
-  return published_ != 0;
+  return published_ != 0 ? published::out : published::none;
 }
 
 void async_op::withdraw(std::uint32_t claimed) noexcept {
@@ -341,15 +362,15 @@ void async_op::withdraw(std::uint32_t claimed) noexcept {
   published_ = 0;
 }
 
-bool async_op::step() noexcept {
+async_op::step_end async_op::step() noexcept {
   for (;;) {
     // Offers out: decide our own state (run_alt's phase 3), or keep waiting.
     if (published_ != 0) {
       std::uint32_t c = ctl_.load(std::memory_order_acquire);  // pairs with kick's release
       bool claimed = (c & ev_unparked) != 0;
       if (!claimed) {
-        if (!saw_ready_ && !(c & ev_cancelled) && !d_.expired()) return false;  // nothing new
-        if (!w_.try_abort()) return false;  // a claim is in flight: its unpark kicks us
+        if (!saw_ready_ && !(c & ev_cancelled) && !d_.expired()) return step_end::wait;  // nothing new
+        if (!w_.try_abort()) return step_end::wait;  // a claim is in flight: its unpark kicks us
       }
       std::uint32_t last = order_[published_ - 1];  // the clause that was ready, if one was
       std::uint32_t i = claimed ? w_.claimed_clause() : none32;
@@ -375,7 +396,11 @@ bool async_op::step() noexcept {
       return done(p);
     }
     // Phase 2: publish, then decide at the top of the loop.
-    if (!publish()) return false;  // no clause (only an otherwise): the timer kicks us
+    switch (publish()) {
+      case published::none: return step_end::wait;  // no clause (only an otherwise): the timer kicks us
+      case published::let_go: return step_end::let_go;
+      case published::out: break;
+    }
   }
 }
 

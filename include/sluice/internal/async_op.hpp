@@ -131,11 +131,16 @@ class async_op {
   static void on_unpark(void* self) noexcept;
   void abandon_started() noexcept;
   void kick(std::uint32_t events) noexcept;
+  // A step ends done, waiting (drive releases `running` with its CAS), or let go: a
+  // rendezvous released `running` under its lock as it linked the one offer (on_linked_alone).
+  enum class step_end : std::uint8_t { done, wait, let_go };
+  enum class published : std::uint8_t { none, out, let_go };
+  static void on_linked_alone(void* self) noexcept;
   bool drive(bool starting) noexcept;
-  bool step() noexcept;
-  bool publish() noexcept;
+  step_end step() noexcept;
+  published publish() noexcept;
   void withdraw(std::uint32_t claimed) noexcept;  // every offer but the claimed clause's
-  bool done(alt_pick p) noexcept;
+  step_end done(alt_pick p) noexcept;
   void arm_timer();
   void disarm_timer() noexcept;
   void clear_unparked() noexcept;
@@ -160,6 +165,7 @@ class async_op {
   async_timer timer_;
   bool armed_ = false;
   bool claims_only_ = false;  // no timer, no cancellation: see no_cancel() and kick
+  bool* let_go_ = nullptr;    // publish()'s local flag, set by on_linked_alone
 };
 
 }  // namespace sluice::internal

@@ -78,6 +78,16 @@ class alignas(64) waiter {
     wake_ctx_ = ctx;
   }
 
+  // A rendezvous channel calls this under its lock once it has linked this waiter's offer and
+  // found no counterpart to meet (zero_chan::enlist_ready). An awaited op with one clause and
+  // no other event than a claim lets go of its driver there, since no claimer can reach the
+  // offer before the unlock (src/async.cc, Invariants). Threads set no hook.
+  void linked_alone() noexcept {
+    if (linked_hook_) linked_hook_(wake_ctx_);
+  }
+  // Owner, before publishing: the hook for linked_alone (nullptr: none), with set_wake's ctx.
+  void set_linked_hook(void (*f)(void*) noexcept) noexcept { linked_hook_ = f; }
+
   // The outcome of a rendezvous claim: ok (value moved) or closed. Written by the claimer
   // before unpark (whose release publishes it), read by the owner after park returned true.
   void set_result(status s) noexcept { result_ = s; }
@@ -89,7 +99,11 @@ class alignas(64) waiter {
   status result_ = status::ok;
   void (*wake_)(void*) noexcept = nullptr;
   void* wake_ctx_ = nullptr;
+  void (*linked_hook_)(void*) noexcept = nullptr;
 };
+#if defined(__linux__)
+static_assert(sizeof(waiter) == 64, "the futex parker's waiter fits one cache line");
+#endif
 
 // One clause of a blocked operation, published on a channel's senders or receivers list.
 struct offer {

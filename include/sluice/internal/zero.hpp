@@ -2,7 +2,8 @@
 //
 // Invariants (after Go's chan.go for unbuffered channels and crossbeam's flavors/zero.rs):
 //   - `lock_` guards both wait lists and writes of `closed_`. Under it we only link, unlink and CAS
-//     waiter states; values are moved and threads are unparked after it is released.
+//     waiter states (and run a linked offer's waiter::linked_alone hook, which lets an awaited
+//     op's driver go); values are moved and threads are unparked after it is released.
 //   - A value moves directly from the sender's object to the receiver's storage, by whichever
 //     side arrives second, after it has won the claim CAS on the waiting side's offer.
 //   - A claimed waiter's result() is ok (the value moved) or closed (close() claimed it; the
@@ -27,7 +28,9 @@
 //     alternation on to publish, under the lock. (So two threads that each start an awaited
 //     send on one channel and then try to receive on the other may, in the C++ model, both
 //     find nothing, where the seq_cst increment forbade it: still linearizable, the sends
-//     being pending. On x86 the awaited op's locked release of `running` sits between.)
+//     being pending. A one-clause awaited op with no deadline or cancellation lets go of its
+//     driver with a plain store under this lock (waiter::linked_alone), so link, unlock and
+//     the owner's next try are all plain accesses and that outcome can happen on x86 too.)
 #pragma once
 
 #include <atomic>
@@ -139,7 +142,9 @@ class zero_chan final : public chan<T> {
     std::lock_guard<spin_mutex> g(lock_);
     if (closed_.load(std::memory_order_relaxed)) return true;  // relaxed: under lock_. As enlist, then ready
     (sending ? senders_ : receivers_).push_back_unpaired(o);
-    return (sending ? receivers_ : senders_).has_waiting(self);
+    if ((sending ? receivers_ : senders_).has_waiting(self)) return true;
+    o->owner->linked_alone();  // still under the lock (waiter::linked_alone)
+    return false;
   }
   bool hint(bool sending) const noexcept override {
     // A counterpart has an offer linked (possibly stale), or the channel is closed: the same
