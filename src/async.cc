@@ -34,10 +34,11 @@
 //   - Hand-offs: a continuation queued while a drain runs goes after the current one, never
 //     inside it. In a native frame the latest one waits in a LIFO slot and runs next (Go's
 //     runnext), displacing the one there to the FIFO's tail; at most lifo_slot_limit run
-//     from the slot in a row while the FIFO holds any, so none waits forever. Drains nest only through handoff_frame (an Asio completion posted to its
-//     executor): the outer frame's queue waits, untouched, until the inner one is empty, and
-//     an Asio completion queues only into a frame of its own executor's context, so it runs
-//     inside that executor's run() call.
+//     from the slot in a row while the FIFO holds any, so none waits forever. Drains nest
+//     only through handoff_frame (an Asio completion posted to its executor): the outer
+//     frame's queue waits, untouched, until the inner one is empty, and an Asio completion
+//     queues only into a frame of its own executor's context, so it runs inside that
+//     executor's run() call.
 #include <thread>
 
 #include "sluice/internal/async_op.hpp"
@@ -240,8 +241,8 @@ void async_op::kick(std::uint32_t events) noexcept {
   if (claims_only_ && !(c & running)) {
     // No timer and no cancellation: our claim is the only event, and the driver has let go
     // (its release CAS or on_linked_alone's store, which this load acquired, was its last
-    // touch). Nobody else writes
-    // ctl_ until this thread releases it again, so a plain store makes us the driver.
+    // touch). Nobody else writes ctl_ until this thread releases it again, so a plain store
+    // makes us the driver.
     ctl_.store(c | running | events, std::memory_order_relaxed);  // read only by this thread until drive's release
     drive(false);
     return;
