@@ -59,6 +59,7 @@ struct handoff_queue {
   const void* tag = nullptr;  // the frame's executor context (nullptr: native / run_handoffs)
   handoff_node* slot = nullptr;  // native frames: the latest hand-off, run next (LIFO slot)
   unsigned slot_runs = 0;        // nodes run from the slot in a row while the FIFO held some
+  handoff_queue* outer = nullptr;  // the frame handoff_frame set aside for this one, if any
 
   void push(handoff_node* n) noexcept {
     n->next = nullptr;
@@ -95,6 +96,21 @@ struct handoff_queue {
     }
     return n;
   }
+  // Take n off this frame's queue; false if it is not there.
+  bool remove(handoff_node* n) noexcept {
+    if (slot == n) {
+      slot = nullptr;
+      return true;
+    }
+    handoff_node* prev = nullptr;
+    for (handoff_node* k = head; k; prev = k, k = k->next) {
+      if (k != n) continue;
+      (prev ? prev->next : head) = k->next;
+      if (tail == k) tail = prev;
+      return true;
+    }
+    return false;
+  }
 };
 
 thread_local handoff_queue tl_handoff;
@@ -130,10 +146,36 @@ bool handoff_active() noexcept { return tl_handoff.active; }
 
 void handoff_frame(handoff_node* n, const void* tag) noexcept {
   handoff_queue& q = tl_handoff;
-  const handoff_queue outer = q;  // set aside (an inactive, empty queue when none runs)
+  handoff_queue outer = q;  // set aside (an inactive, empty queue when none runs)
   q = handoff_queue{};
+  q.outer = &outer;  // so handoff_withdraw finds what waits there
   drain(q, n, tag);
   q = outer;
+}
+
+void handoff_batch(void (*fn)(void*), void* arg) noexcept {
+  handoff_queue& q = tl_handoff;
+  if (q.active) {
+    fn(arg);  // what it hands off queues behind the current node anyway
+    return;
+  }
+  struct batch : handoff_node {
+    void (*fn)(void*);
+    void* arg;
+  } b;
+  b.run = [](handoff_node* n) noexcept {
+    auto* self = static_cast<batch*>(n);
+    self->fn(self->arg);
+  };
+  b.fn = fn;
+  b.arg = arg;
+  drain(q, &b, nullptr);
+}
+
+void handoff_withdraw(handoff_node* n) noexcept {
+  for (handoff_queue* q = &tl_handoff; q; q = q->outer) {
+    if (q->remove(n)) return;
+  }
 }
 
 bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag, bool hand_off) noexcept {

@@ -355,6 +355,66 @@ TEST(AsyncNative, DestroyingASuspendedCoroutineWithdrawsItsOffer) {
   }
 }
 
+// One close() wakes two coroutines waiting on the channel, and the first to resume destroys
+// the other. close() delivers every wake before it resumes anyone (they queue on its thread's
+// hand-off queue), and destroying a coroutine whose resumption is queued there takes it off
+// the queue. (Before, the first resumption ran inside close(), ahead of the second wake: the
+// destroyed coroutine's op waited forever for a kick that its own thread still owed it.)
+// Covered: both flavors, with and without a deadline or a stop token, closed by a thread and
+// by a coroutine.
+TEST(AsyncNative, AResumptionMayDestroyACoroutineTheSameCloseWoke) {
+  for (std::size_t cap : {0u, 1u}) {
+    for (int kind : {0, 1, 2}) {  // plain, deadline, stop token
+      for (bool from_coroutine : {false, true}) {
+        channel<int> ch(cap);
+        std::stop_source stop;
+        std::coroutine_handle<> hs[2];
+        bool gone[2] = {false, false};
+        int resumed = 0;
+        owned w[2];
+        for (int k = 0; k < 2; ++k) {
+          w[k] = [](channel<int> ch, int kind, std::stop_token st, int k, std::coroutine_handle<>* hs, bool* gone,
+                    int& resumed) -> owned {
+            if (kind == 0) {
+              (void)co_await ch.async_recv();
+            } else if (kind == 1) {
+              (void)co_await ch.async_recv_for(10s);
+            } else {
+              (void)co_await ch.async_recv(st);
+            }
+            ++resumed;
+            if (!gone[1 - k]) {
+              gone[1 - k] = true;
+              hs[1 - k].destroy();
+            }
+          }(ch, kind, stop.get_token(), k, hs, gone, resumed);
+          hs[k] = w[k].h;
+        }
+        ASSERT_FALSE(w[0].h.done());
+        ASSERT_FALSE(w[1].h.done());
+        if (from_coroutine) {
+          channel<int> go;  // a coroutine closes ch while its thread runs hand-offs
+          [](channel<int> go, channel<int> ch) -> detached {
+            (void)co_await go.async_recv();
+            ch.close();
+          }(go, ch);
+          [](channel<int> go) -> detached { (void)co_await go.async_send(1); }(go);
+        } else {
+          ch.close();
+        }
+        EXPECT_EQ(resumed, 1) << "cap " << cap << " kind " << kind;
+        EXPECT_TRUE(gone[0] != gone[1]);
+        for (int k = 0; k < 2; ++k) {
+          if (!gone[k]) {
+            EXPECT_TRUE(w[k].h.done());
+            w[k].h.destroy();
+          }
+        }
+      }
+    }
+  }
+}
+
 // A ring of coroutines on one thread passes a token 10^6 hops: every hop is a hand-off, and
 // the stack does not grow (the hand-off queue runs them one after another).
 [[gnu::noinline]] std::uintptr_t stack_here() { return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)); }

@@ -20,9 +20,11 @@
 //   queue: at once, inside the completing call (a thread's send or close, request_stop), when
 //   that thread is not already running hand-offs; else right after the current one. Never
 //   nested inside another resumption (constant stack depth for any chain of hand-offs).
-//   Destroying a coroutine while it is suspended in a native awaitable withdraws its offers
-//   only if no other thread is completing the operation at that moment; otherwise it is
-//   undefined, as for any awaitable whose operation is in flight.
+//   Destroying a coroutine while it is suspended in a native awaitable withdraws its offers, or
+//   takes its queued resumption off this thread's hand-off queue, as long as no other thread
+//   is completing the operation at that moment; otherwise it is undefined, as for any
+//   awaitable whose operation is in flight. (So a coroutine that close() woke may destroy
+//   another that the same close() woke: close() delivers all its wakes before either resumes.)
 //
 // Boost.Asio completion tokens (use_awaitable, deferred, use_future, callbacks, as_tuple...):
 //   ch.async_send(v, token)            void(boost::system::error_code, status)
@@ -245,20 +247,28 @@ class clause_set {
 class native_op final : public async_op {
  public:
   native_op() = default;
+  // Destroyed (with its coroutine) after complete() queued the resumption on this thread's
+  // hand-off queue, but before it ran: take it off (see waitq::wake_all).
+  ~native_op() {
+    if (queued_) handoff_withdraw(&node_);
+  }
   void set_handle(std::coroutine_handle<> h) noexcept { h_ = h; }
 
  private:
   void complete() noexcept override {
     node_.run = &native_op::resume;
     node_.ctx = this;
+    queued_ = true;
     handoff(&node_);
   }
   static void resume(handoff_node* n) noexcept {
-    std::coroutine_handle<> h = static_cast<native_op*>(n->ctx)->h_;
-    h.resume();  // may destroy the op
+    auto* op = static_cast<native_op*>(n->ctx);
+    op->queued_ = false;
+    op->h_.resume();  // may destroy the op
   }
   std::coroutine_handle<> h_;
   handoff_node node_;
+  bool queued_ = false;  // complete() handed off; resume() has not run
 };
 
 struct op_canceller {

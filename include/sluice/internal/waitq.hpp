@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "sluice/internal/handoff.hpp"
 #include "sluice/internal/waiter.hpp"
 
 namespace sluice::internal {
@@ -104,14 +105,24 @@ class waitq {
   }
 
   // Outside the lock: unpark each claimed offer's owner. Reads wake_next before the unpark,
-  // since the owner may return (and its offer vanish) as soon as it is unparked.
+  // since the owner may return (and its offer vanish) as soon as it is unparked. As one
+  // hand-off batch: a coroutine woken here resumes only after every owner has been woken, so
+  // none can destroy a coroutine whose op this call has claimed but not yet kicked (its
+  // destroyer would wait for that kick, owed by its own thread).
   static void wake_all(offer* chain) noexcept {
-    while (chain) {
-      offer* next = chain->wake_next;
-      chain->owner->unpark();
-      chain = next;
+    if (chain) handoff_batch(&wake_chain, chain);
+  }
+
+ private:
+  static void wake_chain(void* first) noexcept {
+    for (auto* o = static_cast<offer*>(first); o;) {
+      offer* next = o->wake_next;
+      o->owner->unpark();
+      o = next;
     }
   }
+
+ public:
 
  private:
   // Both pushes: append o and count the arrival. Single writer (under the lock). Published by
