@@ -72,19 +72,13 @@ struct handoff_queue {
     slot = n;
   }
   handoff_node* pop() noexcept {
+    if (slot && (!head || slot_runs < lifo_slot_limit)) {
+      handoff_node* n = slot;
+      slot = nullptr;
+      slot_runs = head ? slot_runs + 1 : 0;  // with nobody older waiting, a run counts against no one
+      return n;
+    }
     if (slot) {
-      if (!head) {
-        handoff_node* n = slot;  // nobody older waits: not a run that counts against them
-        slot = nullptr;
-        slot_runs = 0;
-        return n;
-      }
-      if (slot_runs < lifo_slot_limit) {
-        handoff_node* n = slot;
-        slot = nullptr;
-        ++slot_runs;
-        return n;
-      }
       push(slot);  // its turn in a row is over: behind what waited meanwhile
       slot = nullptr;
     }
