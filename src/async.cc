@@ -39,6 +39,7 @@
 //     frame's queue waits, untouched, until the inner one is empty, and an Asio completion
 //     queues only into a frame of its own executor's context, so it runs inside that
 //     executor's run() call.
+#include <cassert>
 #include <thread>
 
 #include "sluice/internal/async_op.hpp"
@@ -60,6 +61,7 @@ struct handoff_queue {
   handoff_node* slot = nullptr;  // native frames: the latest hand-off, run next (LIFO slot)
   unsigned slot_runs = 0;        // nodes run from the slot in a row while the FIFO held some
   handoff_queue* outer = nullptr;  // the frame handoff_frame set aside for this one, if any
+  bool batch = false;  // started by handoff_batch (inside its caller's call, whatever runs it)
 
   void push(handoff_node* n) noexcept {
     n->next = nullptr;
@@ -109,11 +111,16 @@ struct handoff_queue {
 
 thread_local handoff_queue tl_handoff;
 
+// The tag of a frame while a batch's function runs in it: not nullptr, so hand-offs keep their
+// order (FIFO), and no executor's context, so no Asio completion queues into it as its own.
+const char batch_tag = 0;
+
 }  // namespace
 
 // Run n and then everything queued on q meanwhile, as one frame.
-void drain(handoff_queue& q, handoff_node* n, const void* tag) noexcept {
+void drain(handoff_queue& q, handoff_node* n, const void* tag, bool batch = false) noexcept {
   q.active = true;
+  q.batch = batch;
   q.admitted = 1;
   q.handoffs = 0;
   q.spent = false;
@@ -130,7 +137,8 @@ void handoff(handoff_node* n) noexcept {
   if (q.active) {
     ++q.admitted;
     ++q.handoffs;
-    if (q.tag == nullptr) q.push_next(n); else q.push(n);  // an io_context frame keeps FIFO: see handoff_if_active
+    // An io_context frame keeps FIFO (see handoff_if_active), and so do a batch's wakes.
+    if (q.tag == nullptr) q.push_next(n); else q.push(n);
     return;
   }
   drain(q, n, nullptr);
@@ -147,10 +155,24 @@ void handoff_frame(handoff_node* n, const void* tag) noexcept {
   q = outer;
 }
 
+// In a native frame fn runs under batch_tag, so the continuations it hands off run in the
+// order it woke them; a tagged frame (an io_context's, or a batch's) is FIFO already, and an
+// io_context's keeps queuing that executor's completions within its budgets.
+void run_batch_fn(void (*fn)(void*), void* arg) noexcept {
+  handoff_queue& q = tl_handoff;
+  if (q.tag != nullptr) {
+    fn(arg);
+    return;
+  }
+  q.tag = &batch_tag;
+  fn(arg);  // a handoff_frame inside restores q, its tag included, before it returns
+  q.tag = nullptr;
+}
+
 void handoff_batch(void (*fn)(void*), void* arg) noexcept {
   handoff_queue& q = tl_handoff;
   if (q.active) {
-    fn(arg);  // what it hands off queues behind the current node anyway
+    run_batch_fn(fn, arg);  // what it hands off queues behind the current node anyway
     return;
   }
   struct batch : handoff_node {
@@ -159,17 +181,25 @@ void handoff_batch(void (*fn)(void*), void* arg) noexcept {
   } b;
   b.run = [](handoff_node* n) noexcept {
     auto* self = static_cast<batch*>(n);
-    self->fn(self->arg);
+    run_batch_fn(self->fn, self->arg);
   };
   b.fn = fn;
   b.arg = arg;
-  drain(q, &b, nullptr);
+  drain(q, &b, nullptr, true);
+}
+
+bool handoff_in_batch() noexcept {
+  const handoff_queue& q = tl_handoff;
+  return q.active && q.batch && q.tag == &batch_tag;
 }
 
 void handoff_withdraw(handoff_node* n) noexcept {
   for (handoff_queue* q = &tl_handoff; q; q = q->outer) {
     if (q->remove(n)) return;
   }
+  // Queued, yet on none of this thread's queues: another thread completed the op and will
+  // resume the coroutine being destroyed (undefined, as async.hpp says).
+  assert(!"a coroutine was destroyed while another thread was resuming it");
 }
 
 bool handoff_if_active(handoff_node* n, unsigned limit, const void* tag, bool hand_off) noexcept {
@@ -280,7 +310,7 @@ void async_op::kick(std::uint32_t events) noexcept {
     // touch). Nobody else writes ctl_ until this thread releases it again, so a plain store
     // makes us the driver.
     ctl_.store(c | running | events, std::memory_order_relaxed);  // read only by this thread until drive's release
-    drive(false);
+    drive_kicked();
     return;
   }
   for (;;) {
@@ -292,7 +322,19 @@ void async_op::kick(std::uint32_t events) noexcept {
       break;  // acquire: we see everything the last driver did
     }
   }
-  drive(false);
+  drive_kicked();
+}
+
+// A kicked op's steps may claim and complete other ops (a buffered retry wakes a sender, a
+// settle, a phase-1 try), and any of those continuations could destroy this op's coroutine.
+// So they run after this drive returns, never inside it: as one hand-off batch when this
+// thread runs none (inside a frame they queue anyway).
+void async_op::drive_kicked() noexcept {
+  if (handoff_active()) {
+    drive(false);
+    return;
+  }
+  handoff_batch([](void* self) noexcept { static_cast<async_op*>(self)->drive(false); }, this);
 }
 
 bool async_op::try_ready() {

@@ -420,6 +420,30 @@ TEST(AsyncAsio, ACloseThatWakesManyQueuesOnlyTheBudget) {
   EXPECT_LE(woken_when_posted_ran, static_cast<int>(sluice::internal::runnext_limit));
 }
 
+// A close() called from a plain handler of io's (no hand-off frame running) runs the woken
+// handlers of io right there, after all of its wakes and before close() returns, as a
+// dispatch would: not through post().
+TEST(AsyncAsio, ACloseFromAPlainHandlerRunsTheWokenHandlersInside) {
+  asio::io_context io(1);
+  channel<int> ch;
+  int woken = 0, woken_after_close = -1;
+  for (int i = 0; i < 3; ++i) {
+    ch.async_recv(asio::bind_executor(io, [&](boost::system::error_code ec, sluice::recv_result<int> r) {
+      EXPECT_FALSE(ec);
+      EXPECT_EQ(r.status(), status::closed);
+      ++woken;
+    }));
+  }
+  asio::post(io, [&] {
+    ASSERT_FALSE(sluice::internal::handoff_active());
+    ch.close();
+    woken_after_close = woken;
+  });
+  io.run();
+  EXPECT_EQ(woken, 3);
+  EXPECT_EQ(woken_after_close, 3);
+}
+
 // A handler bound to a strand runs inside the strand, also when its operation completes at
 // once inside a hand-off frame of the strand's io_context (there it must not be queued into
 // that frame: it would run after the strand's dispatch() returned).

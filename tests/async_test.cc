@@ -415,6 +415,43 @@ TEST(AsyncNative, AResumptionMayDestroyACoroutineTheSameCloseWoke) {
   }
 }
 
+// Inside run_handoffs, a send completes a waiting receiver, whose resumption waits in the
+// hand-off queue's LIFO slot until f returns; f then destroys that receiver's coroutine,
+// which takes the resumption off the queue (it would otherwise run on a freed frame).
+TEST(AsyncNative, DestroyingACoroutineWhoseResumptionIsQueuedTakesItOff) {
+  for (std::size_t cap : {0u, 1u}) {
+    channel<int> ch(cap);
+    bool resumed = false;
+    owned r = [](channel<int> ch, bool& resumed) -> owned {
+      (void)co_await ch.async_recv();
+      resumed = true;
+    }(ch, resumed);
+    sluice::run_handoffs([&] {
+      ASSERT_EQ(ch.try_send(5), status::ok);
+      EXPECT_FALSE(resumed);  // queued behind f
+      r.h.destroy();
+    });
+    EXPECT_FALSE(resumed);
+    EXPECT_FALSE(ch.try_recv()) << "cap " << cap << ": the value was taken by the receiver";
+  }
+}
+
+// close() wakes its waiters in the order they waited, and they resume in that order.
+TEST(AsyncNative, CloseResumesWaitersInTheOrderTheyWaited) {
+  for (std::size_t cap : {0u, 1u}) {
+    channel<int> ch(cap);
+    std::vector<int> order;
+    for (int k = 0; k < 4; ++k) {
+      [](channel<int> ch, int k, std::vector<int>& order) -> detached {
+        (void)co_await ch.async_recv();
+        order.push_back(k);
+      }(ch, k, order);
+    }
+    ch.close();
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3})) << "cap " << cap;
+  }
+}
+
 // A ring of coroutines on one thread passes a token 10^6 hops: every hop is a hand-off, and
 // the stack does not grow (the hand-off queue runs them one after another).
 [[gnu::noinline]] std::uintptr_t stack_here() { return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)); }

@@ -20,11 +20,12 @@
 //   queue: at once, inside the completing call (a thread's send or close, request_stop), when
 //   that thread is not already running hand-offs; else right after the current one. Never
 //   nested inside another resumption (constant stack depth for any chain of hand-offs).
-//   Destroying a coroutine while it is suspended in a native awaitable withdraws its offers, or
-//   takes its queued resumption off this thread's hand-off queue, as long as no other thread
-//   is completing the operation at that moment; otherwise it is undefined, as for any
-//   awaitable whose operation is in flight. (So a coroutine that close() woke may destroy
-//   another that the same close() woke: close() delivers all its wakes before either resumes.)
+//   Destroying a coroutine while it is suspended in a native awaitable, up to the moment it
+//   resumes, withdraws its offers or takes its queued resumption off this thread's hand-off
+//   queue, as long as the operation is not being completed by another thread (whose queue
+//   then holds the resumption): that is undefined, as for any awaitable whose operation is in
+//   flight. (So a coroutine that close() woke may destroy another that the same close() woke:
+//   close() delivers all its wakes before either resumes.)
 //
 // Boost.Asio completion tokens (use_awaitable, deferred, use_future, callbacks, as_tuple...):
 //   ch.async_send(v, token)            void(boost::system::error_code, status)
@@ -250,25 +251,22 @@ class native_op final : public async_op {
   // Destroyed (with its coroutine) after complete() queued the resumption on this thread's
   // hand-off queue, but before it ran: take it off (see waitq::wake_all).
   ~native_op() {
-    if (queued_) handoff_withdraw(&node_);
+    if (node_.run != nullptr) handoff_withdraw(&node_);
   }
   void set_handle(std::coroutine_handle<> h) noexcept { h_ = h; }
 
  private:
   void complete() noexcept override {
-    node_.run = &native_op::resume;
+    node_.run = &native_op::resume;  // set from here until resume() runs: queued
     node_.ctx = this;
-    queued_ = true;
     handoff(&node_);
   }
   static void resume(handoff_node* n) noexcept {
-    auto* op = static_cast<native_op*>(n->ctx);
-    op->queued_ = false;
-    op->h_.resume();  // may destroy the op
+    n->run = nullptr;  // off the queue
+    static_cast<native_op*>(n->ctx)->h_.resume();  // may destroy the op
   }
   std::coroutine_handle<> h_;
   handoff_node node_;
-  bool queued_ = false;  // complete() handed off; resume() has not run
 };
 
 struct op_canceller {
@@ -575,6 +573,14 @@ class asio_op final : public async_op {
           handoff_frame(&node_, tag);  // start this thread's drain: the handler runs now, as dispatch would
           return;
         }
+        if (!immediate && handoff_in_batch()) {
+          // A batch (a close's wakes, a kicked driver's steps) started inside this call: the
+          // handler runs right after it, in its executor's frame, still inside this call.
+          tag_ = tag;
+          node_.run = &asio_op::run_framed;
+          handoff(&node_);
+          return;
+        }
       }
       allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());
       // From another thread, post() may still be signalling the io_context's thread after the
@@ -596,6 +602,11 @@ class asio_op final : public async_op {
       }));
     }
     if (!here) posted_.store(true, std::memory_order_release);  // pairs with the handler's load; last touch of *this
+  }
+  static void run_framed(handoff_node* n) noexcept {
+    auto* op = static_cast<asio_op*>(n->ctx);
+    n->run = &asio_op::run_node;
+    handoff_frame(n, op->tag_);
   }
   // A hand-off runs on the executor's thread but outside its run() loop's handler call: an
   // exception is carried out of run() by a posted rethrow, as if the handler had been posted.
@@ -634,6 +645,7 @@ class asio_op final : public async_op {
   std::atomic<bool> posted_{true};  // false while a post() from another thread is under way
   asio::cancellation_slot slot_;
   handoff_node node_;
+  const void* tag_ = nullptr;  // the executor's frame tag, for run_framed
   Payload payload_;
 };
 

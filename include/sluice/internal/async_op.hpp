@@ -107,6 +107,7 @@ class async_op {
   enum class published : std::uint8_t { none, out, let_go };
   static void on_linked_alone(void* self) noexcept;
   bool drive(bool starting) noexcept;
+  void drive_kicked() noexcept;
   step_end step() noexcept;
   published publish() noexcept;
   void withdraw(std::uint32_t claimed) noexcept;  // every offer but the claimed clause's

@@ -23,10 +23,15 @@ void handoff(handoff_node* n) noexcept;
 // Tokio allows 3; 8 measured ~5% faster on a 4-sender select (docs/decisions.md, Async,
 // fifth pass).
 inline constexpr unsigned lifo_slot_limit = 8;
-// Run fn(arg) so that whatever it hands off runs after it returns, not inside it: as the first
-// node of a new native frame when this thread runs no hand-offs, else at once (the current
-// frame queues them). A close() delivers all its wakes this way before anyone resumes.
+// Run fn(arg) so that whatever it hands off runs after it returns, not inside it, in the order
+// handed off: as the first node of a new native frame when this thread runs no hand-offs,
+// else at once (the current frame queues them). A close() delivers all its wakes this way
+// before anyone resumes, and a kicked op's driver runs its steps this way.
 void handoff_batch(void (*fn)(void*), void* arg) noexcept;
+// Is a batch's function running in a frame that handoff_batch started (so a node queued now
+// runs inside the call that started the batch, after it)? An Asio completion then queues a
+// node that opens its executor's frame, where it would otherwise have opened it at once.
+bool handoff_in_batch() noexcept;
 // Take n off this thread's hand-off queues (every frame, nested ones included) if it waits
 // there; nothing otherwise. For an owner destroyed before its queued continuation ran.
 void handoff_withdraw(handoff_node* n) noexcept;

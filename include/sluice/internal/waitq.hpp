@@ -81,16 +81,20 @@ class waitq {
 
   // Claim every claimable offer with `result` (close), unlink all, and return the claimed
   // ones chained through wake_next, to be woken once the lock is released.
+  // In the order they were linked, ahead of `chain`.
   offer* claim_all(status result, offer* chain) noexcept {
+    offer* first = nullptr;
+    offer** last = &first;
     while (offer* o = head_) {
       remove(o);
       if (o->owner->try_claim(o->clause)) {
         o->owner->set_result(result);
-        o->wake_next = chain;
-        chain = o;
+        *last = o;
+        last = &o->wake_next;
       }
     }
-    return chain;
+    *last = chain;
+    return first;
   }
 
   // seq_cst: pairs with push_back's fetch_add (see there); acquire (the part that matters)
@@ -122,9 +126,6 @@ class waitq {
     }
   }
 
- public:
-
- private:
   // Both pushes: append o and count the arrival. Single writer (under the lock). Published by
   // the caller's count_ update that follows (push_back's fetch_add, push_back_unpaired's
   // release store): whoever reads that count (or a later one) with acquire also sees this
