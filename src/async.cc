@@ -39,6 +39,11 @@
 //     frame's queue waits, untouched, until the inner one is empty, and an Asio completion
 //     queues only into a frame of its own executor's context, so it runs inside that
 //     executor's run() call.
+//   - Batches: a close()'s wakes and a kicked op's drive run as one hand-off batch, so no
+//     continuation runs while they are on the stack (one could destroy an op this thread has
+//     claimed but not yet kicked, or is driving). What a batch hands off runs after it, in
+//     the order handed off. A queued native continuation whose coroutine is destroyed first
+//     is taken off its thread's queues (handoff_withdraw), every frame set aside included.
 #include <cassert>
 #include <thread>
 
