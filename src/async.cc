@@ -66,7 +66,7 @@ struct handoff_queue {
   handoff_node* slot = nullptr;  // native frames: the latest hand-off, run next (LIFO slot)
   unsigned slot_runs = 0;        // nodes run from the slot in a row while the FIFO held some
   handoff_queue* outer = nullptr;  // the frame handoff_frame set aside for this one, if any
-  bool batch = false;  // started by handoff_batch (inside its caller's call, whatever runs it)
+  bool batch = false;  // handoff_batch's own node runs now, first in a frame it started
 
   void push(handoff_node* n) noexcept {
     n->next = nullptr;
@@ -163,7 +163,7 @@ void handoff_frame(handoff_node* n, const void* tag) noexcept {
 // In a native frame fn runs under batch_tag, so the continuations it hands off run in the
 // order it woke them; a tagged frame (an io_context's, or a batch's) is FIFO already, and an
 // io_context's keeps queuing that executor's completions within its budgets.
-void run_batch_fn(void (*fn)(void*), void* arg) noexcept {
+void run_batch_fn(void (*fn)(void*) noexcept, void* arg) noexcept {
   handoff_queue& q = tl_handoff;
   if (q.tag != nullptr) {
     fn(arg);
@@ -174,28 +174,39 @@ void run_batch_fn(void (*fn)(void*), void* arg) noexcept {
   q.tag = nullptr;
 }
 
-void handoff_batch(void (*fn)(void*), void* arg) noexcept {
+void handoff_batch(void (*fn)(void*) noexcept, void* arg) noexcept {
   handoff_queue& q = tl_handoff;
   if (q.active) {
     run_batch_fn(fn, arg);  // what it hands off queues behind the current node anyway
     return;
   }
   struct batch : handoff_node {
-    void (*fn)(void*);
+    void (*fn)(void*) noexcept;
     void* arg;
   } b;
   b.run = [](handoff_node* n) noexcept {
     auto* self = static_cast<batch*>(n);
     run_batch_fn(self->fn, self->arg);
+    // Only while this node runs is the frame's caller known to be this batch's: a
+    // continuation run next may itself run an io_context (AnEventLoopRunInsideABatchFrame).
+    tl_handoff.batch = false;
   };
   b.fn = fn;
   b.arg = arg;
   drain(q, &b, nullptr, true);
 }
 
-bool handoff_in_batch() noexcept {
-  const handoff_queue& q = tl_handoff;
-  return q.active && q.batch && q.tag == &batch_tag;
+bool handoff_after_batch(handoff_node* n, unsigned limit) noexcept {
+  handoff_queue& q = tl_handoff;
+  if (!q.active || !q.batch || q.tag != &batch_tag) return false;
+  if (q.spent || q.handoffs >= limit) {  // the budget, as in handoff_if_active: no overtaking
+    q.spent = true;
+    return false;
+  }
+  ++q.admitted;
+  ++q.handoffs;
+  q.push(n);
+  return true;
 }
 
 void handoff_withdraw(handoff_node* n) noexcept {

@@ -25,6 +25,7 @@
 
 #include <sluice/async.hpp>
 
+#include "async_task.hpp"
 #include "test_util.hpp"
 
 namespace asio = boost::asio;
@@ -442,6 +443,46 @@ TEST(AsyncAsio, ACloseFromAPlainHandlerRunsTheWokenHandlersInside) {
   io.run();
   EXPECT_EQ(woken, 3);
   EXPECT_EQ(woken_after_close, 3);
+}
+
+// The same close() from a plain handler keeps the budget: at most runnext_limit woken
+// handlers run before a handler posted earlier; the rest are posted behind it.
+TEST(AsyncAsio, ACloseFromAPlainHandlerKeepsTheBudget) {
+  asio::io_context io(1);
+  channel<int> ch;
+  constexpr int waiters = 100;
+  int woken = 0, woken_when_posted_ran = -1;
+  for (int i = 0; i < waiters; ++i) {
+    ch.async_recv(asio::bind_executor(io, [&](boost::system::error_code, sluice::recv_result<int>) { ++woken; }));
+  }
+  asio::post(io, [&] {
+    asio::post(io, [&] { woken_when_posted_ran = woken; });
+    ch.close();
+  });
+  io.run();
+  EXPECT_EQ(woken, waiters);
+  EXPECT_GE(woken_when_posted_ran, 1);
+  EXPECT_LE(woken_when_posted_ran, static_cast<int>(sluice::internal::runnext_limit));
+}
+
+// A coroutine that a close() woke (so it runs in the frame that close() started) runs an
+// io_context, and a plain handler of that io_context closes a channel: the woken handler
+// runs inside that run(), not queued behind the coroutine that is running it.
+TEST(AsyncAsio, AnEventLoopRunInsideABatchFrame) {
+  channel<int> a, b;
+  asio::io_context io(1);
+  bool called = false, looped = false;
+  [](channel<int> a, channel<int> b, asio::io_context& io, bool& called, bool& looped) -> sluice_test::detached {
+    (void)co_await a.async_recv();  // resumed by a.close() below
+    b.async_recv(asio::bind_executor(io, [&called](boost::system::error_code, sluice::recv_result<int>) { called = true; }));
+    asio::post(io, [b]() mutable { b.close(); });
+    io.run_for(2s);  // returns at once when the completion ran inside it; run() would hang otherwise
+    EXPECT_TRUE(called) << "the completion waits behind the coroutine that runs io";
+    looped = true;
+  }(a, b, io, called, looped);
+  a.close();
+  EXPECT_TRUE(looped);
+  EXPECT_TRUE(called);
 }
 
 // A handler bound to a strand runs inside the strand, also when its operation completes at

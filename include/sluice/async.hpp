@@ -573,13 +573,13 @@ class asio_op final : public async_op {
           handoff_frame(&node_, tag);  // start this thread's drain: the handler runs now, as dispatch would
           return;
         }
-        if (!immediate && handoff_in_batch()) {
+        if (!immediate) {
           // A batch (a close's wakes, a kicked driver's steps) started inside this call: the
           // handler runs right after it, in its executor's frame, still inside this call.
           tag_ = tag;
           node_.run = &asio_op::run_framed;
-          handoff(&node_);
-          return;
+          if (handoff_after_batch(&node_, runnext_limit)) return;
+          node_.run = &asio_op::run_node;
         }
       }
       allocator_type alloc = asio::get_associated_allocator(handler_, asio::recycling_allocator<void>());

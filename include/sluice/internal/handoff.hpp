@@ -27,11 +27,13 @@ inline constexpr unsigned lifo_slot_limit = 8;
 // handed off: as the first node of a new native frame when this thread runs no hand-offs,
 // else at once (the current frame queues them). A close() delivers all its wakes this way
 // before anyone resumes, and a kicked op's driver runs its steps this way.
-void handoff_batch(void (*fn)(void*), void* arg) noexcept;
-// Is a batch's function running in a frame that handoff_batch started (so a node queued now
-// runs inside the call that started the batch, after it)? An Asio completion then queues a
-// node that opens its executor's frame, where it would otherwise have opened it at once.
-bool handoff_in_batch() noexcept;
+void handoff_batch(void (*fn)(void*) noexcept, void* arg) noexcept;
+// Queue n only if this thread runs the function of a batch that started its own frame (so n
+// runs right after it, inside the call that started the batch) and the frame has queued
+// fewer than `limit` hand-offs and refused none; false otherwise. An Asio completion whose
+// executor runs on this thread queues this way a node that opens that executor's frame,
+// where with no frame running it would have opened it at once.
+bool handoff_after_batch(handoff_node* n, unsigned limit) noexcept;
 // Take n off this thread's hand-off queues (every frame, nested ones included) if it waits
 // there; nothing otherwise. For an owner destroyed before its queued continuation ran.
 void handoff_withdraw(handoff_node* n) noexcept;
