@@ -123,9 +123,8 @@ const char batch_tag = 0;
 }  // namespace
 
 // Run n and then everything queued on q meanwhile, as one frame.
-void drain(handoff_queue& q, handoff_node* n, const void* tag, bool batch = false) noexcept {
+void drain(handoff_queue& q, handoff_node* n, const void* tag) noexcept {
   q.active = true;
-  q.batch = batch;
   q.admitted = 1;
   q.handoffs = 0;
   q.spent = false;
@@ -186,27 +185,21 @@ void handoff_batch(void (*fn)(void*) noexcept, void* arg) noexcept {
   } b;
   b.run = [](handoff_node* n) noexcept {
     auto* self = static_cast<batch*>(n);
-    run_batch_fn(self->fn, self->arg);
     // Only while this node runs is the frame's caller known to be this batch's: a
     // continuation run next may itself run an io_context (AnEventLoopRunInsideABatchFrame).
+    tl_handoff.batch = true;
+    run_batch_fn(self->fn, self->arg);
     tl_handoff.batch = false;
   };
   b.fn = fn;
   b.arg = arg;
-  drain(q, &b, nullptr, true);
+  drain(q, &b, nullptr);
 }
 
+// The batch's frame runs under batch_tag while its function runs: queue as into an executor's
+// frame, with the same budget.
 bool handoff_after_batch(handoff_node* n, unsigned limit) noexcept {
-  handoff_queue& q = tl_handoff;
-  if (!q.active || !q.batch || q.tag != &batch_tag) return false;
-  if (q.spent || q.handoffs >= limit) {  // the budget, as in handoff_if_active: no overtaking
-    q.spent = true;
-    return false;
-  }
-  ++q.admitted;
-  ++q.handoffs;
-  q.push(n);
-  return true;
+  return tl_handoff.batch && handoff_if_active(n, limit, &batch_tag, true);
 }
 
 void handoff_withdraw(handoff_node* n) noexcept {
