@@ -339,3 +339,23 @@ TEST(Handlers, ValueHandlerFormsAllWork) {
   (void)sluice::pri_alt(on_recv(a, [&](std::string& v) { got += v; }));
   EXPECT_EQ(got, "v0v1v2v3");
 }
+
+// on_recv(ch) without a handler receives and drops the value (Go's `case <-ch:`).
+TEST(Alt, OnRecvWithoutAHandlerDropsTheValue) {
+  sluice::channel<int> a(2);
+  ASSERT_EQ(a.send(7), sluice::status::ok);
+  auto r = sluice::pri_alt(sluice::on_recv(a), sluice::otherwise([] {}));
+  EXPECT_EQ(r.index, 0u);
+  EXPECT_EQ(r.status, sluice::status::ok);
+  EXPECT_EQ(a.size(), 0u);
+  a.close();
+  r = sluice::fair_alt(sluice::on_recv(a));
+  EXPECT_EQ(r.index, 0u);
+  EXPECT_EQ(r.status, sluice::status::closed);
+  sluice::alternation alt;
+  sluice::channel<int> b(1);
+  alt.add(sluice::on_recv(b));
+  ASSERT_EQ(b.send(1), sluice::status::ok);
+  EXPECT_EQ(alt.pri().index, 0u);
+  EXPECT_EQ(b.size(), 0u);
+}

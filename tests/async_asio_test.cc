@@ -549,3 +549,54 @@ TEST(AsyncAsio, AnIoContextMayGoAsSoonAsItsLastOperationCompleted) {
     io.reset();  // the timer thread may still be inside post(): it must not touch *io now
   }
 }
+
+// A native awaitable co_awaited inside boost::asio::awaitable (whose await_transform takes
+// only Asio's own kinds) runs as its Asio form: same results, values and timeouts.
+TEST(AsyncAsio, NativeAwaitablesWorkInsideAsioAwaitable) {
+  asio::io_context io(1);
+  channel<int> zero(0), one(1);
+  channel<std::string> words(0);
+  std::vector<std::string> log;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    auto r = co_await zero.async_recv();  // from the thread below
+    log.push_back("recv " + std::to_string(*r));
+    std::string w = "moved";
+    status s = co_await words.async_send(std::move(w));  // to the thread below
+    log.push_back(std::string("send ") + (s == status::ok ? "ok" : "?"));
+    s = co_await one.async_send(7);
+    auto r2 = co_await one.async_recv_for(10ms);
+    log.push_back("buffered " + std::to_string(*r2) + (s == status::ok ? " ok" : " ?"));
+    auto r3 = co_await one.async_recv_for(10ms);
+    log.push_back(r3.status() == status::timeout ? "timeout" : "?");
+    int got = 0;
+    auto a = co_await sluice::async_alt(sluice::on_recv(zero, [&](int v) { got = v; }), sluice::otherwise(5s));
+    log.push_back("alt " + std::to_string(a.index) + " " + std::to_string(got));
+    auto none = co_await sluice::async_pri_alt(sluice::on_recv(zero), sluice::otherwise(1ms));
+    log.push_back("otherwise " + std::to_string(none.index));
+    zero.close();
+    auto c = co_await zero.async_recv();
+    log.push_back(c.status() == status::closed ? "closed" : "?");
+  }, rethrow);
+  // A form given a std::stop_token is not an Asio operation (its token would go unwatched):
+  // inside asio::awaitable it does not compile.
+  static_assert(asio::is_async_operation<decltype(one.async_recv())>::value);
+  static_assert(asio::is_async_operation<decltype(sluice::async_alt(sluice::on_recv(one)))>::value);
+  static_assert(!asio::is_async_operation<decltype(one.async_recv(std::stop_token{}))>::value);
+  static_assert(!asio::is_async_operation<decltype(sluice::async_alt(std::stop_token{}, sluice::on_recv(one)))>::value);
+  std::thread peer([&] {
+    EXPECT_EQ(zero.send(41), status::ok);
+    auto w = words.recv();
+    EXPECT_EQ(*w, "moved");
+    EXPECT_EQ(zero.send(42), status::ok);
+  });
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "the coroutine threw: " << e.what();
+    zero.close();
+    words.close();
+  }
+  peer.join();
+  EXPECT_EQ(log, (std::vector<std::string>{"recv 41", "send ok", "buffered 7 ok", "timeout", "alt 0 42", "otherwise 1",
+                                           "closed"}));
+}

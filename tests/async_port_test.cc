@@ -2,6 +2,8 @@
 // (selective receive as in port_async, no thread held while it waits).
 #include <chrono>
 #include <future>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -43,6 +45,27 @@ struct runner {
     t.join();
   }
 };
+
+// async_get(tag, timeout) takes the tag as any string type and the timeout as any duration
+// (a std::string with seconds was once ambiguous between two overloads).
+TEST(PortCo, AsyncGetTakesAnyStringAndAnyDuration) {
+  runner r;
+  channel<message> out(sluice::unbounded);
+  port_id p = sluice::mp::port_co(r.io, [out](async_mailbox& mb) mutable -> asio::awaitable<void> {
+    std::string a = "a";
+    const std::string b = "b";
+    std::string_view c = "c";
+    std::chrono::milliseconds wait = 5000ms;
+    auto put = [&out](const std::optional<message>& got) { out.send(got ? *got : message("missing")); };
+    put(co_await mb.async_get(a, 5s));
+    put(co_await mb.async_get(b, wait));
+    put(co_await mb.async_get(c, 5.0s));
+    put(co_await mb.async_get(std::string("d"), std::chrono::nanoseconds(5s)));
+    put(co_await mb.async_get("e", std::chrono::minutes(1)));
+  });
+  for (const char* tag : {"e", "d", "c", "b", "a"}) sluice::mp::snd(p, {tag});
+  for (const char* tag : {"a", "b", "c", "d", "e"}) EXPECT_EQ(*out.recv_for(5s), message::array({tag}));
+}
 
 TEST(PortCo, SelectiveReceiveAwaited) {
   runner r;

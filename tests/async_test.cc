@@ -245,6 +245,36 @@ void race_alt_with_otherwise(std::size_t capacity) {
 TEST(AsyncNative, ProducerRacingAltWithOtherwiseRendezvous) { race_alt_with_otherwise(0); }
 TEST(AsyncNative, ProducerRacingAltWithOtherwiseBuffered) { race_alt_with_otherwise(1); }
 
+// The issue's own spelling: async_alt(on_recv(a), otherwise(1us)), the receive clause without a
+// handler (Go's `case <-a:` drops the value); the count comes from the result's index.
+TEST(AsyncNative, OnRecvWithoutAHandlerCountsExactly) {
+  const long n = sluice_test::scaled(100000);
+  channel<long> a(0);
+  channel<std::coroutine_handle<>> run_queue(4);
+  long got = -1;
+  std::thread producer([&] {
+    for (long i = 0; i < n; ++i) ASSERT_EQ(a.send(i), status::ok);
+    a.close();
+  });
+  std::thread consumer([&] {
+    [](channel<long> a, channel<std::coroutine_handle<>>& q, long& result) -> detached {
+      long count = 0;
+      for (;;) {
+        sluice::alt_result r = co_await sluice::async_alt(sluice::on_recv(a), sluice::otherwise(1us));
+        if (r.index == 0 && r.status == status::closed) break;
+        if (r.index == 0) ++count;
+        co_await hop_to{q};
+      }
+      result = count;
+      q.close();
+    }(a, run_queue, got);
+    for (std::coroutine_handle<> h : run_queue) h.resume();
+  });
+  producer.join();
+  consumer.join();
+  EXPECT_EQ(got, n);
+}
+
 // Threads and coroutines share one channel: producers of both kinds, consumers of both kinds.
 TEST(AsyncNative, ThreadsAndCoroutinesShareAChannel) {
   const long per = sluice_test::scaled(20000);

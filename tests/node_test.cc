@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <functional>
@@ -790,7 +791,8 @@ TEST(Node, ALocalMessageIsNotHeldUpByAWorkerWaitingForTheNetwork) {
   EXPECT_LT(ms[ms.size() / 2], 25.0) << "median " << ms[ms.size() / 2] << " ms";
 }
 
-// Runs this binary with --bad-config CASE; true if configure threw what the case expects.
+// Runs this binary with --bad-config CASE; true if configure did what the case expects (threw
+// what a bad case should; for "emptyid", configured).
 bool refused(const char* which) {
   std::string self = "/proc/self/exe", addr = alpha_address();
   std::vector<char*> argv{self.data(), const_cast<char*>("--bad-config"), const_cast<char*>(which), addr.data(), nullptr};
@@ -811,6 +813,14 @@ int bad_config(const std::string& which, const std::string& alpha_addr) {
   if (which == "badbind") cfg.binds = {"localhost-without-port"};
   if (which == "badframing") cfg.framing = {"storable"};
   if (which == "inuse") cfg.binds = {alpha_addr};
+  if (which == "emptyid") {  // not bad: the "" is a random id of 10 alphanumerics
+    cfg.nodeid = "";
+    mp::configure(cfg);
+    const std::string id = mp::node_id();
+    const bool alnum = std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
+    std::fprintf(stderr, "  emptyid: node id %s\n", id.c_str());
+    return id.size() == 10 && alnum ? 0 : 1;
+  }
   try {
     mp::configure(cfg);
   } catch (const std::invalid_argument& e) {
@@ -829,6 +839,7 @@ TEST(Node, ConfigureRefusesBadInputClearlyAndASecondCall) {
   EXPECT_TRUE(refused("badbind"));
   EXPECT_TRUE(refused("badframing"));
   EXPECT_TRUE(refused("inuse")) << "alpha's port is in use";
+  EXPECT_TRUE(refused("emptyid")) << "nodeid \"\" configures a node with a random id";
   mp::node_config cfg;
   cfg.secret = "x";
   EXPECT_THROW(mp::configure(cfg), std::logic_error);

@@ -303,6 +303,13 @@ send_clause<T, U, internal::nothing_to_do> on_send(channel<T>& ch, U&& value) {
   return send_clause<T, U, internal::nothing_to_do>(ch, std::forward<U>(value), {});
 }
 
+// on_recv(ch): a receive clause that drops the value it receives, as Go's `case <-ch:` (the
+// result's index and status say that it ran, and whether the channel was closed).
+template <class T>
+recv_clause<T, internal::nothing_to_do> on_recv(channel<T>& ch) {
+  return recv_clause<T, internal::nothing_to_do>(ch, {});
+}
+
 // otherwise(d): give up after d with nothing to run (the result's index says it happened).
 template <class Rep, class Period>
 otherwise_clause<internal::nothing_to_do> otherwise(std::chrono::duration<Rep, Period> timeout) {

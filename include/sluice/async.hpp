@@ -104,6 +104,13 @@ struct clause_access {
   static auto& handle(Cl& c) noexcept { return c.handle_; }
   template <class T, class F>
   static std::optional<T>& value(recv_clause<T, F>& c) noexcept { return c.val_; }
+  // The value a send clause would send, now owned and moved out (an lvalue's copy, made when
+  // the clause was).
+  template <class T, class U, class F>
+  static T take_value(send_clause<T, U, F>& c) {
+    c.own_value();
+    return std::move(*c.owned_);
+  }
   template <class F>
   static internal::deadline deadline_of(const otherwise_clause<F>& c) { return c.deadline(); }
   template <class F>
@@ -287,6 +294,9 @@ class native_wait {
   }
   native_wait(const native_wait&) = delete;
   native_wait& operator=(const native_wait&) = delete;
+  // Only before the op exists: Asio's co_await moves an awaiter into its own (as_asio).
+  native_wait(native_wait&& o) noexcept : stop_(std::move(o.stop_)) {}
+
 
   native_op& make_op() noexcept {
     ::new (static_cast<void*>(&op_)) native_op;  // default-init: "()" would zero all 320 bytes first (a rep stos, ~10% of a rendezvous pair)
@@ -313,13 +323,36 @@ class native_wait {
   std::optional<std::stop_callback<op_canceller>> cb_;
 };
 
-// co_await ch.async_send(...) / ch.async_recv(...): one clause with a fast path.
+// The completion signature of a single awaiter's Asio form.
 template <class Clause>
+struct asio_signature;
+template <class T>
+struct asio_signature<recv_clause<T, no_handler>> {
+  using type = void(boost::system::error_code, recv_result<T>);
+};
+template <class T, class U>
+struct asio_signature<send_clause<T, U, no_handler>> {
+  using type = void(boost::system::error_code, status);
+};
+
+// co_await ch.async_send(...) / ch.async_recv(...): one clause with a fast path.
+template <class Clause, bool Stoppable = false>
 class single_awaiter : native_wait {
  public:
   single_awaiter(Clause c, internal::deadline d, std::stop_token st)
       : native_wait(std::move(st)), c_(std::move(c)), d_(d) {}
+  single_awaiter(single_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<Clause>)
+      : native_wait(std::move(o)), c_(std::move(o.c_)), d_(o.d_) {}
   ~single_awaiter() { abandon(); }  // before the clause goes
+
+  // An Asio asynchronous operation too (is_async_operation): `co_await ch.async_recv()` inside
+  // boost::asio::awaitable, whose await_transform takes only Asio's own kinds, runs as
+  // `ch.async_recv(token)` (defined with the Asio forms below), cancelled through Asio's slot.
+  // Not the forms given a std::stop_token (Stoppable): that token would go unwatched there,
+  // so awaiting one inside asio::awaitable does not compile.
+  template <class Token>
+    requires(!Stoppable && boost::asio::completion_token_for<Token, typename asio_signature<Clause>::type>)
+  auto operator()(Token&& token) &&;
 
   bool await_ready() {
     // One try: its "not ready" takes no lock on either flavor (zero_chan looks at its wait
@@ -366,12 +399,18 @@ class single_awaiter : native_wait {
 };
 
 // co_await async_alt(clauses...)
-template <class... C>
+template <bool Stoppable, class... C>
 class alt_awaiter : native_wait {
  public:
   alt_awaiter(bool fair, std::stop_token st, C... cs)
       : native_wait(std::move(st)), set_(std::move(cs)...), fair_(fair) {}
+  alt_awaiter(alt_awaiter&& o) : native_wait(std::move(o)), set_(std::move(o.set_)), fair_(o.fair_) {}
   ~alt_awaiter() { abandon(); }  // before the clauses go
+
+  // As single_awaiter's: inside boost::asio::awaitable, runs as async_alt(token, clauses...).
+  template <class Token>
+    requires(!Stoppable && boost::asio::completion_token_for<Token, void(boost::system::error_code, alt_result)>)
+  auto operator()(Token&& token) &&;
 
   bool await_ready() {
     set_.collect();
@@ -736,6 +775,37 @@ T value_for_send(U&& v) {
   return T(std::forward<U>(v));  // copies an lvalue, moves an rvalue, converts another type
 }
 
+// The native awaiters as Asio operations (see single_awaiter::operator()). The awaiter lives
+// in Asio's awaitable frame until the handler resumes it, so the channel handle it points at
+// outlives the initiation; a value being sent is taken by the operation, as the token forms do.
+template <class Token, class T>
+auto as_asio(Token& token, recv_clause<T, no_handler>& c, internal::deadline d) {
+  using Sig = void(boost::system::error_code, recv_result<T>);
+  return boost::asio::async_initiate<Token, Sig>(initiate<recv_payload<T>, Sig>{}, token, *clause_access::handle(c), d);
+}
+template <class Token, class T, class U>
+auto as_asio(Token& token, send_clause<T, U, no_handler>& c, internal::deadline d) {
+  using Sig = void(boost::system::error_code, status);
+  return boost::asio::async_initiate<Token, Sig>(initiate<send_payload<T>, Sig>{}, token, *clause_access::handle(c),
+                                                 clause_access::take_value(c), d);
+}
+
+template <class Clause, bool Stoppable>
+template <class Token>
+  requires(!Stoppable && boost::asio::completion_token_for<Token, typename asio_signature<Clause>::type>)
+auto single_awaiter<Clause, Stoppable>::operator()(Token&& token) && {
+  return as_asio<Token>(token, c_, d_);
+}
+
+template <bool Stoppable, class... C>
+template <class Token>
+  requires(!Stoppable && boost::asio::completion_token_for<Token, void(boost::system::error_code, alt_result)>)
+auto alt_awaiter<Stoppable, C...>::operator()(Token&& token) && {
+  using Sig = void(boost::system::error_code, alt_result);
+  set_.own();  // the token forms' rule: the operation keeps its channels and owns its values
+  return boost::asio::async_initiate<Token, Sig>(initiate<alt_payload<C...>, Sig>{}, token, fair_, std::move(set_));
+}
+
 }  // namespace internal
 
 // ---- Channel members ---------------------------------------------------------------------
@@ -749,7 +819,7 @@ auto channel<T>::async_send(U&& value) {
 template <class T>
 template <class U>
 auto channel<T>::async_send(U&& value, std::stop_token stop) {
-  return internal::single_awaiter<send_clause<T, U&&, internal::no_handler>>(
+  return internal::single_awaiter<send_clause<T, U&&, internal::no_handler>, true>(
       send_clause<T, U&&, internal::no_handler>(*this, std::forward<U>(value), {}), internal::deadline::never(),
       std::move(stop));
 }
@@ -763,7 +833,7 @@ auto channel<T>::async_send_for(U&& value, std::chrono::duration<Rep, Period> ti
 template <class T>
 template <class U, class Rep, class Period>
 auto channel<T>::async_send_for(U&& value, std::chrono::duration<Rep, Period> timeout, std::stop_token stop) {
-  return internal::single_awaiter<send_clause<T, U&&, internal::no_handler>>(
+  return internal::single_awaiter<send_clause<T, U&&, internal::no_handler>, true>(
       send_clause<T, U&&, internal::no_handler>(*this, std::forward<U>(value), {}), internal::deadline::after(timeout),
       std::move(stop));
 }
@@ -774,7 +844,7 @@ auto channel<T>::async_recv() {
 }
 template <class T>
 auto channel<T>::async_recv(std::stop_token stop) {
-  return internal::single_awaiter<recv_clause<T, internal::no_handler>>(
+  return internal::single_awaiter<recv_clause<T, internal::no_handler>, true>(
       recv_clause<T, internal::no_handler>(*this, {}), internal::deadline::never(), std::move(stop));
 }
 template <class T>
@@ -786,7 +856,7 @@ auto channel<T>::async_recv_for(std::chrono::duration<Rep, Period> timeout) {
 template <class T>
 template <class Rep, class Period>
 auto channel<T>::async_recv_for(std::chrono::duration<Rep, Period> timeout, std::stop_token stop) {
-  return internal::single_awaiter<recv_clause<T, internal::no_handler>>(
+  return internal::single_awaiter<recv_clause<T, internal::no_handler>, true>(
       recv_clause<T, internal::no_handler>(*this, {}), internal::deadline::after(timeout), std::move(stop));
 }
 
@@ -829,20 +899,20 @@ auto channel<T>::async_recv_for(std::chrono::duration<Rep, Period> timeout, Toke
 // rules as pri_alt / fair_alt; handlers run in the resumed coroutine.
 template <internal::alt_clause... C>
 auto async_alt(C&&... clauses) {
-  return internal::alt_awaiter<std::remove_cvref_t<C>...>(true, {}, std::forward<C>(clauses)...);
+  return internal::alt_awaiter<false, std::remove_cvref_t<C>...>(true, {}, std::forward<C>(clauses)...);
 }
 template <internal::alt_clause... C>
 auto async_alt(std::stop_token stop, C&&... clauses) {
-  return internal::alt_awaiter<std::remove_cvref_t<C>...>(true, std::move(stop), std::forward<C>(clauses)...);
+  return internal::alt_awaiter<true, std::remove_cvref_t<C>...>(true, std::move(stop), std::forward<C>(clauses)...);
 }
 // co_await async_pri_alt(clauses...): the first ready clause in the order given.
 template <internal::alt_clause... C>
 auto async_pri_alt(C&&... clauses) {
-  return internal::alt_awaiter<std::remove_cvref_t<C>...>(false, {}, std::forward<C>(clauses)...);
+  return internal::alt_awaiter<false, std::remove_cvref_t<C>...>(false, {}, std::forward<C>(clauses)...);
 }
 template <internal::alt_clause... C>
 auto async_pri_alt(std::stop_token stop, C&&... clauses) {
-  return internal::alt_awaiter<std::remove_cvref_t<C>...>(false, std::move(stop), std::forward<C>(clauses)...);
+  return internal::alt_awaiter<true, std::remove_cvref_t<C>...>(false, std::move(stop), std::forward<C>(clauses)...);
 }
 
 // ---- The hand-off queue as a run loop ----------------------------------------------------
@@ -919,9 +989,12 @@ class async_mailbox {
   // The first queued or arriving message for which pred is true, waiting at most `timeout`.
   boost::asio::awaitable<std::optional<message>> async_get_cond(std::function<bool(const message&)> pred,
                                                                 std::chrono::nanoseconds timeout);
-  template <class Rep, class Period>
-  boost::asio::awaitable<std::optional<message>> async_get(std::string_view tag, std::chrono::duration<Rep, Period> timeout) {
-    return async_get(std::string(tag), sluice::internal::saturating_ns(timeout));
+  // Any tag a std::string can be made from (a std::string, a literal, a string_view), any
+  // duration. (A string_view parameter here made `async_get(a_std_string, 5s)` ambiguous.)
+  template <class Tag, class Rep, class Period>
+    requires std::is_constructible_v<std::string, Tag&&>
+  boost::asio::awaitable<std::optional<message>> async_get(Tag&& tag, std::chrono::duration<Rep, Period> timeout) {
+    return async_get(std::string(std::forward<Tag>(tag)), sluice::internal::saturating_ns(timeout));
   }
   template <class Rep, class Period>
   boost::asio::awaitable<std::optional<message>> async_get_cond(std::function<bool(const message&)> pred,

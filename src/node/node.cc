@@ -622,7 +622,9 @@ namespace {
 // The program's arguments as AnyEvent::MP's configure takes them (only what was given).
 message arguments_of(const node_config& cfg) {
   message a = message::object();
-  if (cfg.nodeid) a["nodeid"] = *cfg.nodeid;
+  // The contract: nodeid = "" is a random id (10 alphanumerics), as "%u". (Perl's
+  // configure croaks on an empty node ID; an rc file's "" still does here.)
+  if (cfg.nodeid) a["nodeid"] = cfg.nodeid->empty() ? std::string("%u") : *cfg.nodeid;
   if (!cfg.binds.empty()) a["binds"] = cfg.binds;
   if (!cfg.seeds.empty()) a["seeds"] = cfg.seeds;
   if (cfg.secret) a["secret"] = *cfg.secret;
