@@ -15,6 +15,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -599,4 +600,38 @@ TEST(AsyncAsio, NativeAwaitablesWorkInsideAsioAwaitable) {
   peer.join();
   EXPECT_EQ(log, (std::vector<std::string>{"recv 41", "send ok", "buffered 7 ok", "timeout", "alt 0 42", "otherwise 1",
                                            "closed"}));
+}
+
+// Stored by value (a parallel_group moves the operations it is given) a native awaiter starts
+// after the expression that made it has ended: the rvalue it sends must be its own by then.
+// (Before the fix ASan saw the temporary string read after its scope.)
+TEST(AsyncAsio, ANativeAwaiterInAParallelGroupOwnsTheValueItSends) {
+  for (int alt = 0; alt < 2; ++alt) {
+    asio::io_context io(1);
+    channel<std::string> b(0);
+    std::string got;
+    std::thread peer([&] {
+      std::this_thread::sleep_for(20ms);
+      auto r = b.recv_for(5s);
+      if (r) got = *r;
+    });
+    asio::steady_timer tm(io, 5s);
+    bool done = false;
+    auto finish = [&](auto order, auto...) {
+      done = order[0] == 0;
+      tm.cancel();
+    };
+    if (alt == 0) {
+      asio::experimental::make_parallel_group(b.async_send(std::string(100, 'x')), tm.async_wait(asio::deferred))
+          .async_wait(asio::experimental::wait_for_one(), finish);
+    } else {
+      asio::experimental::make_parallel_group(sluice::async_alt(sluice::on_send(b, std::string(100, 'y'))),
+                                              tm.async_wait(asio::deferred))
+          .async_wait(asio::experimental::wait_for_one(), finish);
+    }
+    io.run();
+    peer.join();
+    EXPECT_TRUE(done);
+    EXPECT_EQ(got, std::string(100, alt == 0 ? 'x' : 'y'));
+  }
 }

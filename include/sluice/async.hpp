@@ -294,7 +294,8 @@ class native_wait {
   }
   native_wait(const native_wait&) = delete;
   native_wait& operator=(const native_wait&) = delete;
-  // Only before the op exists: Asio's co_await moves an awaiter into its own (as_asio).
+  // Only before the op exists: an awaiter used as an Asio operation may be moved (stored by
+  // value by a parallel_group or a deferred composition) before it starts; see as_asio.
   native_wait(native_wait&& o) noexcept : stop_(std::move(o.stop_)) {}
 
 
@@ -341,8 +342,10 @@ class single_awaiter : native_wait {
  public:
   single_awaiter(Clause c, internal::deadline d, std::stop_token st)
       : native_wait(std::move(st)), c_(std::move(c)), d_(d) {}
+  // A moved awaiter may start after the expression that made it has ended: it owns the value
+  // it sends first (an rvalue it only pointed at dies with that expression).
   single_awaiter(single_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<Clause>)
-      : native_wait(std::move(o)), c_(std::move(o.c_)), d_(o.d_) {}
+      : native_wait(std::move(o)), c_((clause_access::own(o.c_), std::move(o.c_))), d_(o.d_) {}
   ~single_awaiter() { abandon(); }  // before the clause goes
 
   // An Asio asynchronous operation too (is_async_operation): `co_await ch.async_recv()` inside
@@ -404,7 +407,8 @@ class alt_awaiter : native_wait {
  public:
   alt_awaiter(bool fair, std::stop_token st, C... cs)
       : native_wait(std::move(st)), set_(std::move(cs)...), fair_(fair) {}
-  alt_awaiter(alt_awaiter&& o) : native_wait(std::move(o)), set_(std::move(o.set_)), fair_(o.fair_) {}
+  // As single_awaiter's, and it keeps its channels alive too (clause_set::own).
+  alt_awaiter(alt_awaiter&& o) : native_wait(std::move(o)), set_((o.set_.own(), std::move(o.set_))), fair_(o.fair_) {}
   ~alt_awaiter() { abandon(); }  // before the clauses go
 
   // As single_awaiter's: inside boost::asio::awaitable, runs as async_alt(token, clauses...).
@@ -775,9 +779,12 @@ T value_for_send(U&& v) {
   return T(std::forward<U>(v));  // copies an lvalue, moves an rvalue, converts another type
 }
 
-// The native awaiters as Asio operations (see single_awaiter::operator()). The awaiter lives
-// in Asio's awaitable frame until the handler resumes it, so the channel handle it points at
-// outlives the initiation; a value being sent is taken by the operation, as the token forms do.
+// The native awaiters as Asio operations (see single_awaiter::operator()). Awaited in an
+// asio::awaitable, the awaiter is the co_await's temporary (Boost 1.81's awaitable_async_op
+// holds it by reference), alive until the handler resumes the coroutine; stored by value
+// elsewhere (a parallel_group) it was moved, and owns its value by then. The payload points at
+// the channel handle the awaiter points at and copies it once the operation has to wait, as
+// the token forms do; a value being sent is taken by the operation when it starts.
 template <class Token, class T>
 auto as_asio(Token& token, recv_clause<T, no_handler>& c, internal::deadline d) {
   using Sig = void(boost::system::error_code, recv_result<T>);
@@ -794,7 +801,7 @@ template <class Clause, bool Stoppable>
 template <class Token>
   requires(!Stoppable && boost::asio::completion_token_for<Token, typename asio_signature<Clause>::type>)
 auto single_awaiter<Clause, Stoppable>::operator()(Token&& token) && {
-  return as_asio<Token>(token, c_, d_);
+  return internal::as_asio<Token>(token, c_, d_);
 }
 
 template <bool Stoppable, class... C>
