@@ -617,10 +617,11 @@ TEST(AsyncAsio, ANativeAwaiterInAParallelGroupOwnsTheValueItSends) {
     });
     asio::steady_timer tm(io, 5s);
     bool done = false;
-    auto finish = [&](auto order, auto...) {
+    // On io's thread (unbound, the group's handlers would run on the system executor's).
+    auto finish = asio::bind_executor(io, [&](auto order, auto...) {
       done = order[0] == 0;
       tm.cancel();
-    };
+    });
     if (alt == 0) {
       asio::experimental::make_parallel_group(b.async_send(std::string(100, 'x')), tm.async_wait(asio::deferred))
           .async_wait(asio::experimental::wait_for_one(), finish);
