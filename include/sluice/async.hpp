@@ -298,7 +298,6 @@ class native_wait {
   // value by a parallel_group or a deferred composition) before it starts; see as_asio.
   native_wait(native_wait&& o) noexcept : stop_(std::move(o.stop_)) {}
 
-
   native_op& make_op() noexcept {
     ::new (static_cast<void*>(&op_)) native_op;  // default-init: "()" would zero all 320 bytes first (a rep stos, ~10% of a rendezvous pair)
     live_ = true;
