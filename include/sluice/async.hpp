@@ -784,16 +784,24 @@ T value_for_send(U&& v) {
 // elsewhere (a parallel_group) it was moved, and owns its value by then. The payload points at
 // the channel handle the awaiter points at and copies it once the operation has to wait, as
 // the token forms do; a value being sent is taken by the operation when it starts.
+// The token forms' one initiation each (the channel members below and as_asio call them).
+template <class Token, class T>
+auto initiate_recv(Token& token, channel<T>& ch, internal::deadline d) {
+  using Sig = void(boost::system::error_code, recv_result<T>);
+  return boost::asio::async_initiate<Token, Sig>(initiate<recv_payload<T>, Sig>{}, token, ch, d);
+}
+template <class Token, class T>
+auto initiate_send(Token& token, channel<T>& ch, T&& value, internal::deadline d) {
+  using Sig = void(boost::system::error_code, status);
+  return boost::asio::async_initiate<Token, Sig>(initiate<send_payload<T>, Sig>{}, token, ch, std::move(value), d);
+}
 template <class Token, class T>
 auto as_asio(Token& token, recv_clause<T, no_handler>& c, internal::deadline d) {
-  using Sig = void(boost::system::error_code, recv_result<T>);
-  return boost::asio::async_initiate<Token, Sig>(initiate<recv_payload<T>, Sig>{}, token, *clause_access::handle(c), d);
+  return initiate_recv<Token>(token, *clause_access::handle(c), d);
 }
 template <class Token, class T, class U>
 auto as_asio(Token& token, send_clause<T, U, no_handler>& c, internal::deadline d) {
-  using Sig = void(boost::system::error_code, status);
-  return boost::asio::async_initiate<Token, Sig>(initiate<send_payload<T>, Sig>{}, token, *clause_access::handle(c),
-                                                 clause_access::take_value(c), d);
+  return initiate_send<Token>(token, *clause_access::handle(c), clause_access::take_value(c), d);
 }
 
 template <class Clause, bool Stoppable>
@@ -869,34 +877,24 @@ auto channel<T>::async_recv_for(std::chrono::duration<Rep, Period> timeout, std:
 template <class T>
 template <class U, internal::not_stop_token Token>
 auto channel<T>::async_send(U&& value, Token&& token) {
-  using P = internal::send_payload<T>;
-  return boost::asio::async_initiate<Token, void(boost::system::error_code, status)>(
-      internal::initiate<P, void(boost::system::error_code, status)>{}, token, *this,
-      internal::value_for_send<T>(std::forward<U>(value)), internal::deadline::never());
+  return internal::initiate_send<Token>(token, *this, internal::value_for_send<T>(std::forward<U>(value)),
+                                        internal::deadline::never());
 }
 template <class T>
 template <class U, class Rep, class Period, internal::not_stop_token Token>
 auto channel<T>::async_send_for(U&& value, std::chrono::duration<Rep, Period> timeout, Token&& token) {
-  using P = internal::send_payload<T>;
-  return boost::asio::async_initiate<Token, void(boost::system::error_code, status)>(
-      internal::initiate<P, void(boost::system::error_code, status)>{}, token, *this,
-      internal::value_for_send<T>(std::forward<U>(value)), internal::deadline::after(timeout));
+  return internal::initiate_send<Token>(token, *this, internal::value_for_send<T>(std::forward<U>(value)),
+                                        internal::deadline::after(timeout));
 }
 template <class T>
 template <internal::not_stop_token Token>
 auto channel<T>::async_recv(Token&& token) {
-  using P = internal::recv_payload<T>;
-  return boost::asio::async_initiate<Token, void(boost::system::error_code, recv_result<T>)>(
-      internal::initiate<P, void(boost::system::error_code, recv_result<T>)>{}, token, *this,
-      internal::deadline::never());
+  return internal::initiate_recv<Token>(token, *this, internal::deadline::never());
 }
 template <class T>
 template <class Rep, class Period, internal::not_stop_token Token>
 auto channel<T>::async_recv_for(std::chrono::duration<Rep, Period> timeout, Token&& token) {
-  using P = internal::recv_payload<T>;
-  return boost::asio::async_initiate<Token, void(boost::system::error_code, recv_result<T>)>(
-      internal::initiate<P, void(boost::system::error_code, recv_result<T>)>{}, token, *this,
-      internal::deadline::after(timeout));
+  return internal::initiate_recv<Token>(token, *this, internal::deadline::after(timeout));
 }
 
 // ---- Alternation -------------------------------------------------------------------------
