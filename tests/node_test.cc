@@ -67,26 +67,6 @@ void alpha() {
   });
 }
 
-// A peer node process (this binary with --peer), killed with SIGKILL when destroyed.
-struct peer_process {
-  pid_t pid = -1;
-  explicit peer_process(const std::string& nodeid, const std::string& framing = "cbor",
-                        std::string seed = alpha_address()) {
-    std::string self = "/proc/self/exe", addr = std::move(seed);
-    std::vector<char*> argv{self.data(), const_cast<char*>("--peer"), const_cast<char*>(nodeid.c_str()),
-                            addr.data(), const_cast<char*>(framing.c_str()), nullptr};
-    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0) pid = -1;
-  }
-  void kill9() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      pid = -1;
-    }
-  }
-  ~peer_process() { kill9(); }
-};
-
 // Waits (bounded) until `node` has a connection up.
 bool wait_up(const std::string& node, std::chrono::milliseconds limit = 10s) {
   auto until = std::chrono::steady_clock::now() + limit;
@@ -98,6 +78,42 @@ bool wait_up(const std::string& node, std::chrono::milliseconds limit = 10s) {
   }
   return false;
 }
+
+// Waits (bounded) until no connection to `node` is up: a later peer of the same name must not
+// be mistaken for this one by wait_up while the old connection's end is still on its way.
+bool wait_down(const std::string& node, std::chrono::milliseconds limit = 5s) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    auto up = mp::up_nodes();
+    if (std::find(up.begin(), up.end(), node) == up.end()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return false;
+}
+
+// A peer node process (this binary with --peer), killed with SIGKILL when destroyed; the
+// kill returns once this node has seen the peer's connection end.
+struct peer_process {
+  pid_t pid = -1;
+  std::string node;
+  explicit peer_process(const std::string& nodeid, const std::string& framing = "cbor",
+                        std::string seed = alpha_address())
+      : node(nodeid) {
+    std::string self = "/proc/self/exe", addr = std::move(seed);
+    std::vector<char*> argv{self.data(), const_cast<char*>("--peer"), const_cast<char*>(nodeid.c_str()),
+                            addr.data(), const_cast<char*>(framing.c_str()), nullptr};
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0) pid = -1;
+  }
+  void kill9() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      pid = -1;
+      EXPECT_TRUE(wait_down(node)) << node << " still up 5 s after kill -9";
+    }
+  }
+  ~peer_process() { kill9(); }
+};
 
 // Collects messages that reach a port.
 using sluice_test::inbox;
