@@ -67,28 +67,21 @@ void alpha() {
   });
 }
 
+// Whether this node has a connection to `node` up.
+bool listed_up(const std::string& node) {
+  auto up = mp::up_nodes();
+  return std::find(up.begin(), up.end(), node) != up.end();
+}
+
 // Waits (bounded) until `node` has a connection up.
 bool wait_up(const std::string& node, std::chrono::milliseconds limit = 10s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    for (const auto& n : mp::up_nodes()) {
-      if (n == node) return true;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return false;
+  return sluice_test::wait_until([&] { return listed_up(node); }, limit);
 }
 
 // Waits (bounded) until no connection to `node` is up: a later peer of the same name must not
 // be mistaken for this one by wait_up while the old connection's end is still on its way.
 bool wait_down(const std::string& node, std::chrono::milliseconds limit = 5s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    auto up = mp::up_nodes();
-    if (std::find(up.begin(), up.end(), node) == up.end()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return false;
+  return sluice_test::wait_until([&] { return !listed_up(node); }, limit);
 }
 
 // A peer node process (this binary with --peer), killed with SIGKILL when destroyed; the
