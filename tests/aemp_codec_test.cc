@@ -331,6 +331,47 @@ TEST(AempCodec, ADeferredMessageDecodesToWhatTheEagerDecoderGives) {
   }
 }
 
+// A port's worker decodes a run of deferred messages each over the one before (the array and
+// its elements' storage are reused): every result must be what a fresh decode gives, type for
+// type, whatever the shapes that came before (longer, shorter, nested, binary, indefinite).
+TEST(AempCodec, DecodingOverTheLastMessageGivesWhatAFreshDecodeGives) {
+  const std::vector<json> cases = {
+      json::array({"p", "tag", 1}),
+      json::array({"p", "a much longer tag than the one before", -2, json::array({1, 2, 3})}),
+      json::array({"p", 7, "x"}),
+      json::array({"p", json::array({"nested", json::array({"deeper"})}), json::object({{"k", "v"}})}),
+      json::array({"p", json::array({5}), nullptr, true, 1.5}),
+      json::array({"p"}),
+      json::array({"p", "\xc3\xa9", std::string(300, 'y')}),
+      json::array({"p", "tag", 2}),
+  };
+  for (auto f : {aemp::framing::json, aemp::framing::cbor}) {
+    std::string stream;
+    for (const auto& m : cases) aemp::encode(f, m, stream);
+    if (f == aemp::framing::cbor) {  // Perl's forms: byte strings, some not UTF-8; an indefinite array
+      stream += bytes({0x83, 0x41, 'p', 0x43, 'a', 'b', 'c', 0x42, 0xff, 0xfe});  // ["p", "abc", binary]
+      stream += bytes({0x83, 0x41, 'p', 0x42, 0xff, 0xfe, 0x42, 'q', 'r'});       // ["p", binary, "qr"]
+      stream += bytes({0x82, 0x41, 'p', 0x9f, 0x61, 's', 0xff});                  // ["p", [_ "s"]]
+    }
+    std::vector<json> eager;
+    std::vector<aemp::incoming> in;
+    std::string why;
+    aemp::decoder d(f);
+    ASSERT_TRUE(d.feed(stream, eager, why)) << why;
+    ASSERT_TRUE(feed_incoming(f, stream, in, why)) << why;
+    ASSERT_EQ(in.size(), eager.size());
+    json reused;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      ASSERT_TRUE(in[i].deferred) << i;
+      aemp::decode_rest(f, in[i].rest, reused);
+      json whole = json::array({in[i].port});
+      for (const auto& x : reused) whole.push_back(x);
+      EXPECT_EQ(whole.dump(), eager[i].dump()) << aemp::name_of(f) << " " << i;  // dump: 1.0 is not 1
+      EXPECT_EQ(whole, eager[i]) << aemp::name_of(f) << " " << i;
+    }
+  }
+}
+
 // The fast JSON reader takes the common shapes and builds nlohmann's values type for type;
 // it refuses what it does not handle (nlohmann then decides) and everything invalid.
 TEST(AempCodec, TheFastJsonReaderAgreesWithNlohmannOrStepsAside) {

@@ -224,6 +224,55 @@ TEST(Node, RemoteMessagesReachTagHandlersAndMailboxesAlike) {
   for (int i = 0; i < n; ++i) ASSERT_EQ(tagged[i], mp::message::array({i, "x"})) << i;
 }
 
+// A run of messages from another node reaches its port as one task (connection.cc): the
+// port's bound still counts each message, and a port that dies inside a run dispatches
+// nothing after its death.
+TEST(Node, ARunOfRemoteMessagesKeepsTheBoundAndEndsAtTheKill) {
+  alpha();
+  peer_process eps("epsilon");
+  ASSERT_TRUE(wait_up("epsilon"));
+  mp::port_id flood = mp::port_id::parse("epsilon#flood");
+  struct state {
+    std::atomic<int> seen{0};
+    std::promise<void> open;
+    std::shared_future<void> gate = open.get_future().share();
+    std::promise<mp::message> died;
+  };
+  // The port kills itself at its fifth message: the rest of its run is not dispatched.
+  {
+    auto st = std::make_shared<state>();
+    mp::port_id p = mp::port([st](const mp::message&) {
+      if (++st->seen == 5) mp::kil(mp::self(), {"enough"});
+    });
+    auto died = st->died.get_future();
+    mp::monitor watch = mp::mon(p, [st](const mp::message& why) { st->died.set_value(why); });
+    mp::snd(flood, {"flood", 200, 1, p});
+    ASSERT_EQ(died.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(died.get(), mp::message::array({"enough"}));
+    std::this_thread::sleep_for(200ms);  // what was left of the run has had its chance
+    EXPECT_EQ(st->seen.load(), 5);
+  }
+  // A port bounded at 10 messages, its handler held at the first: 200 arriving at once (a few
+  // runs) overflow it.
+  {
+    auto st = std::make_shared<state>();
+    mp::port_id p = mp::port([st](const mp::message&) {
+      ++st->seen;
+      st->gate.wait_for(10s);
+    });
+    mp::set_bound(p, 10);
+    auto died = st->died.get_future();
+    mp::monitor watch = mp::mon(p, [st](const mp::message& why) { st->died.set_value(why); });
+    mp::snd(flood, {"flood", 200, 1, p});
+    const bool fired = died.wait_for(10s) == std::future_status::ready;
+    st->open.set_value();
+    ASSERT_TRUE(fired) << "200 messages did not overflow a bound of 10";
+    EXPECT_EQ(died.get(), mp::message::array({"overflow"}));
+    std::this_thread::sleep_for(200ms);
+    EXPECT_LE(st->seen.load(), 1);
+  }
+}
+
 TEST(Node, AMonitorOnARemotePortFiresWithTheKillReason) {
   alpha();
   peer_process delta("delta");

@@ -67,10 +67,11 @@ class cbor_reader {
         return true;
       case 2:
       case 3: {
-        std::string bytes;
+        std::string fresh;  // unless out is a string already (a reused message): read into it
+        std::string& bytes = out.is_string() ? out.get_ref<std::string&>() : fresh;
         if (!string(ib, arg, bytes)) return truncated(why);
         if (valid_utf8(bytes)) {
-          out = std::move(bytes);
+          if (&bytes == &fresh) out = std::move(fresh);
         } else if ((ib >> 5) == 3) {
           why = "malformed CBOR: text string is not UTF-8";
           return false;
@@ -80,16 +81,20 @@ class cbor_reader {
         return true;
       }
       case 4: {
-        out = nlohmann::json::array();
+        // An array already there (a caller's reused message, see decode_rest) keeps its
+        // storage and its elements: each is decoded over, so a string element keeps its own.
+        if (!out.is_array()) out = nlohmann::json::array();
+        auto& a = out.get_ref<nlohmann::json::array_t&>();
         // A definite count is at most the bytes left (the scanner checked it): one allocation
         // instead of the vector's doublings (1, 2, 4 for a 3-element message).
-        if ((ib & 31) != 31) out.get_ref<nlohmann::json::array_t&>().reserve(static_cast<std::size_t>(std::min<std::uint64_t>(arg, n_ - pos_)));
-        for (std::uint64_t i = 0; more(ib, arg, i); ++i) {
+        if ((ib & 31) != 31) a.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(arg, n_ - pos_)));
+        std::size_t i = 0;
+        for (; more(ib, arg, i); ++i) {
           if (!has(1)) return truncated(why);
-          nlohmann::json v;
-          if (!item(v, why)) return false;
-          out.push_back(std::move(v));
+          if (i == a.size()) a.emplace_back();
+          if (!item(a[i], why)) return false;
         }
+        a.erase(a.begin() + static_cast<std::ptrdiff_t>(i), a.end());
         return true;
       }
       case 5: {
@@ -207,6 +212,7 @@ class cbor_reader {
       pos_ += static_cast<std::size_t>(arg);
       return true;
     }
+    s.clear();
     for (;;) {  // definite chunks of the same type (checked by the scanner), then the break
       if (!has(1)) return false;
       if (p_[pos_] == 0xff) break;
@@ -500,6 +506,11 @@ bool decoder::defer_one(std::string_view text, incoming& out) const {
 
 nlohmann::json decode_rest(framing f, std::string_view rest) {
   nlohmann::json j;
+  decode_rest(f, rest, j);
+  return j;
+}
+
+void decode_rest(framing f, std::string_view rest, nlohmann::json& j) {
   std::string why;
   bool whole = true;
   if (f == framing::json) {
@@ -512,7 +523,6 @@ nlohmann::json decode_rest(framing f, std::string_view rest) {
     std::fprintf(stderr, "sluice: a deferred AEMP message did not decode\n");
     std::abort();
   }
-  return j;
 }
 
 template <class Out>

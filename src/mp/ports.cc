@@ -280,6 +280,19 @@ bool snd_encoded(const port_id& p, encoded_message& m) {
   port_state* ps = cached(p);  // as in snd
   if (!ps || ps->dead.load()) return true;  // gone: dropped, as snd does
   if (ps->mbox) return false;
+  if (m.count > 1 && ps->bound.load(std::memory_order_relaxed) != 0) {  // a setting, not a sync point
+    // A bound counts messages in the inbox: each goes as its own task, and its own check.
+    // An overflow's kil may refill the thread's cache, which holds ps: held here too.
+    const std::shared_ptr<port_state> keep = ps->shared_from_this();
+    m.each([&](std::string_view one) {
+      encoded_message single;
+      single.decode = m.decode;
+      single.add(one);
+      push_task(*ps, task(std::move(single)));
+      return !ps->dead.load();  // an overflow killed it: the rest is dropped, as snd would
+    });
+    return true;
+  }
   push_task(*ps, task(std::move(m)));
   return true;
 }

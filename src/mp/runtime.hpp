@@ -17,6 +17,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <iterator>
@@ -25,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -36,12 +39,35 @@ namespace sluice::mp::detail {
 
 using handler = std::function<void(const message&)>;
 
-// A message still in another node's wire encoding: the worker that runs the port decodes it
-// (decode(bytes)) just before dispatching it, so one thread allocates the message's tree and
-// frees it (see aemp::incoming). decode throws only what allocation throws.
+// Messages still in another node's wire encoding, for one port: `count` of them in `bytes`,
+// each a 4-byte length (host order) followed by its encoded form. The worker that runs the
+// port decodes each (decode) just before dispatching it, so one thread allocates the message's
+// tree and frees it (see aemp::incoming); a run of messages to one port travels as one task
+// (one inbox slot, one lookup of the port) and is decoded into one reused message.
+// decode throws only what allocation throws.
 struct encoded_message {
   std::string bytes;
-  message (*decode)(const std::string&) = nullptr;
+  std::uint32_t count = 0;
+  void (*decode)(std::string_view one, message& out) = nullptr;  // out: reused, any value
+
+  void add(std::string_view one) {
+    const auto n = static_cast<std::uint32_t>(one.size());  // one message: at most limits::max_message
+    bytes.append(reinterpret_cast<const char*>(&n), sizeof n);
+    bytes.append(one);
+    ++count;
+  }
+  // f(one) for each message, in order, until f returns false.
+  template <class F>
+  void each(F&& f) const {
+    std::size_t at = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      std::uint32_t n;
+      std::memcpy(&n, bytes.data() + at, sizeof n);
+      at += sizeof n;
+      if (!f(std::string_view(bytes).substr(at, n))) return;
+      at += n;
+    }
+  }
 };
 
 // A unit of work for a port: a message to dispatch (decoded or still encoded), or a function
@@ -116,9 +142,10 @@ struct remote_hooks {
 void set_remote(remote_hooks* r);  // once, by configure; never unset
 remote_hooks* remote();
 
-// snd for a message still encoded, to this node's port p: false, with m untouched, if p
+// snd for messages still encoded, to this node's port p: false, with m untouched, if p
 // takes only decoded messages (a port_async or port_co mailbox, which looks into each message
-// as it arrives); the caller then decodes m and calls snd.
+// as it arrives); the caller then decodes each and calls snd. A port with a bound gets them
+// one task each (the bound counts messages).
 bool snd_encoded(const port_id& p, encoded_message& m);
 
 // Registry.

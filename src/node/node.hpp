@@ -107,8 +107,9 @@ class connection : public std::enable_shared_from_this<connection> {
   queued queue_with(Encode&& encode);   // encode(outbox) appends one message
   bool write_through(std::chrono::steady_clock::time_point now);  // out_m_ held: see queue()
   std::chrono::steady_clock::duration quiet_for();  // since a write last started
+  void deliver_all();                   // decoded_, in order
   void deliver(message m);
-  void deliver(aemp::incoming& in);
+  void deliver(const mp::port_id& p, mp::detail::encoded_message& run);
 
   node& node_;
   tcp::socket sock_;
@@ -119,7 +120,7 @@ class connection : public std::enable_shared_from_this<connection> {
   aemp::handshake hs_;
   std::optional<aemp::decoder> dec_;
   std::vector<aemp::incoming> decoded_;  // one read's messages; kept, so its capacity is reused
-  message (*decode_rest_)(const std::string&) = nullptr;  // the receiving framing's aemp::decode_rest
+  void (*decode_rest_)(std::string_view, message&) = nullptr;  // the receiving framing's aemp::decode_rest
   aemp::framing send_f_ = aemp::framing::json;
   asio::steady_timer timer_;
   std::string peer_;

@@ -59,18 +59,21 @@ void check_encoder(aemp::framing f, const nlohmann::json& m) {
 }
 
 // The port layer's form: messages to a named port deferred (aemp::incoming), rebuilt here as
-// the whole message [port, arg...].
+// the whole message [port, arg...]. Each is decoded over the one before, as a port's worker
+// does with a run of them (the reused value must never show through).
 bool decode_deferred(aemp::framing f, std::string_view data, std::size_t chunk, std::vector<nlohmann::json>& out) {
   std::vector<aemp::incoming> in;
   const bool ok = feed_all(f, data, chunk, in);
+  nlohmann::json reused;
   for (auto& m : in) {
     if (!m.deferred) {
       out.push_back(std::move(m.msg));
       continue;
     }
     if (m.port.empty()) broken("a deferred message without a port name");
+    aemp::decode_rest(f, m.rest, reused);
     nlohmann::json whole = nlohmann::json::array({m.port});
-    for (auto& x : aemp::decode_rest(f, m.rest)) whole.push_back(std::move(x));
+    for (const auto& x : reused) whole.push_back(x);
     out.push_back(std::move(whole));
   }
   return ok;

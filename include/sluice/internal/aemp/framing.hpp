@@ -78,6 +78,10 @@ struct incoming {
 // The message [arg...] that a deferred incoming's `rest` encodes. Throws only what allocation
 // throws: the decoder checked the bytes.
 nlohmann::json decode_rest(framing f, std::string_view rest);
+// The same into `out`, whose value it replaces. With CBOR, an array there is decoded over:
+// its storage, and each element's where the type matches (a string keeps its buffer), so a
+// caller decoding message after message of one shape into the same value allocates nothing.
+void decode_rest(framing f, std::string_view rest, nlohmann::json& out);
 
 class decoder {
  public:
