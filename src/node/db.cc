@@ -43,7 +43,8 @@ std::optional<message> db_family(const std::string& family, std::chrono::millise
   net::node& n = configured("db_family");
   auto answer = std::make_shared<std::promise<message>>();
   auto result = answer->get_future();
-  std::string id = "q" + std::to_string(next_id.fetch_add(1) + 1);
+  std::string id = "q";  // not "q" + to_string(...): GCC 12 warns falsely there (-Wrestrict)
+  id += std::to_string(next_id.fetch_add(1) + 1);
   on_io(n, [family, id, answer](net::directory& d) {
     d.query("g_db_family", family, id, [answer](const message& m) {
       answer->set_value(m.is_object() ? m : message::object());
