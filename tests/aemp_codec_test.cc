@@ -370,6 +370,15 @@ TEST(AempCodec, DecodingOverTheLastMessageGivesWhatAFreshDecodeGives) {
       EXPECT_EQ(whole, eager[i]) << aemp::name_of(f) << " " << i;
     }
   }
+  // Forms the deferral check leaves to the eager decoder, decoded over all the same: an
+  // indefinite text string over a longer string, a map over an array, an array over a map.
+  json reused = json::array({std::string(40, 'z'), json::array({1, 2}), json::object({{"k", 1}})});
+  aemp::decode_rest(aemp::framing::cbor, bytes({0x83, 0x7f, 0x61, 'a', 0x61, 'b', 0xff, 0xa1, 0x61, 'm', 0x01, 0x81, 0x02}), reused);
+  EXPECT_EQ(reused.dump(), R"(["ab",{"m":1},[2]])");
+  aemp::decode_rest(aemp::framing::cbor, bytes({0x81, 0xa1, 0x61, 'x', 0x80}), reused);  // [{"x": []}]
+  EXPECT_EQ(reused.dump(), R"([{"x":[]}])");
+  aemp::decode_rest(aemp::framing::json, R"(["json", [1]])", reused);
+  EXPECT_EQ(reused.dump(), R"(["json",[1]])");
 }
 
 // The fast JSON reader takes the common shapes and builds nlohmann's values type for type;

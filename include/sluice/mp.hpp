@@ -114,7 +114,8 @@ void kil(const port_id& p, message reason = message::array());
 const port_id& self();  // throws std::logic_error outside a port context
 
 // Bound a port's queue of unprocessed messages; overflowing it kills the port with
-// ["overflow"]. 0 means unbounded (the default).
+// ["overflow"]. 0 means unbounded (the default). (A run of messages from another node that
+// was already queued, as one task, when the bound was set counts as one.)
 void set_bound(const port_id& p, std::size_t max_queued);
 
 // Size of the scheduler's worker pool; takes effect if called before the first port exists.

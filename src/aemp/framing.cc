@@ -3,6 +3,8 @@
 // argument in the low 5; indefinite lengths closed by 0xff).
 #include "sluice/internal/aemp/framing.hpp"
 
+#include "sluice/internal/dispose.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -43,6 +45,9 @@ namespace {
 // Decodes one CBOR item that cbor_item_length has accepted (complete, well-formed, nested at
 // most limits::max_depth deep, so the recursion is bounded; tags are skipped in a loop).
 // nlohmann's own from_cbor is not used: it refuses the byte-string map keys Perl sends.
+// item() decodes over whatever `out` holds (decode_rest's reused value): an array or a string
+// there keeps its storage; any other container is emptied (internal::dispose) before it is
+// replaced, so replacing it costs nlohmann's destructor no allocation.
 class cbor_reader {
  public:
   explicit cbor_reader(std::string_view b) : p_(reinterpret_cast<const std::uint8_t*>(b.data())), n_(b.size()) {}
@@ -56,6 +61,7 @@ class cbor_reader {
       arg = head(ib);
       if (pos_ > n_) return truncated(why);
     } while ((ib >> 5) == 6);
+    if (out.is_structured() && !((ib >> 5) == 4 && out.is_array())) internal::dispose(out);
     switch (ib >> 5) {
       case 0: out = arg; return true;
       case 1:
@@ -514,6 +520,7 @@ void decode_rest(framing f, std::string_view rest, nlohmann::json& j) {
   std::string why;
   bool whole = true;
   if (f == framing::json) {
+    internal::dispose(j);  // nlohmann's parser builds a new tree: the old one goes without an allocation
     j = json_parse(rest);
   } else {
     cbor_reader r(rest);

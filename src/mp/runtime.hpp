@@ -7,7 +7,11 @@
 //   - A scheduled port's inbox is a sluice unbounded channel (lock-free, many producers).
 //     `scheduled` is true while the port is on the run queue or being run: at most one
 //     worker runs a port at a time, which is what makes its handlers run one at a time and in
-//     arrival order.
+//     arrival order. One task may carry a run of messages from another node (up to 32, see
+//     encoded_message); the worker dispatches them in order, and stops at the port's death.
+//   - A port's bound counts inbox tasks: a bounded port gets one task per message
+//     (snd_encoded), so it counts messages, except runs already queued when set_bound was
+//     called, which count one each.
 //   - Death is decided once (the `dead` exchange). Monitors attached before it fire once with
 //     the reason; monitors attached after it fire with the stored reason; monitors on a port
 //     no longer in the registry fire with ["no_such_port"]. Every monitor fires at most once
@@ -33,6 +37,7 @@
 #include <vector>
 
 #include "sluice/channel.hpp"
+#include "sluice/internal/dispose.hpp"
 #include "sluice/mp.hpp"
 
 namespace sluice::mp::detail {
@@ -40,7 +45,7 @@ namespace sluice::mp::detail {
 using handler = std::function<void(const message&)>;
 
 // Messages still in another node's wire encoding, for one port: `count` of them in `bytes`,
-// each a 4-byte length (host order) followed by its encoded form. The worker that runs the
+// each its length (a std::size_t, host order) followed by its encoded form. The worker that runs the
 // port decodes each (decode) just before dispatching it, so one thread allocates the message's
 // tree and frees it (see aemp::incoming); a run of messages to one port travels as one task
 // (one inbox slot, one lookup of the port) and is decoded into one reused message.
@@ -51,7 +56,7 @@ struct encoded_message {
   void (*decode)(std::string_view one, message& out) = nullptr;  // out: reused, any value
 
   void add(std::string_view one) {
-    const auto n = static_cast<std::uint32_t>(one.size());  // one message: at most limits::max_message
+    const std::size_t n = one.size();
     bytes.append(reinterpret_cast<const char*>(&n), sizeof n);
     bytes.append(one);
     ++count;
@@ -61,7 +66,7 @@ struct encoded_message {
   void each(F&& f) const {
     std::size_t at = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
-      std::uint32_t n;
+      std::size_t n;
       std::memcpy(&n, bytes.data() + at, sizeof n);
       at += sizeof n;
       if (!f(std::string_view(bytes).substr(at, n))) return;
@@ -179,29 +184,9 @@ void move_out_if(std::vector<T>& v, std::vector<T>& out, Pred pred) {
   v.erase(first_out, v.end());
 }
 
-// Empties a message bottom-up, to the depth given. nlohmann's destructor moves the elements of
-// every non-empty array or object it destroys into a vector it allocates (its guard against
-// deep recursion); emptied first, they cost no allocation. For a message the port layer owns
-// once its handler has returned: a malloc and a free less per message.
-inline void dispose(message& m, int depth = 8) noexcept {
-  if (m.is_array()) {
-    auto& a = *m.get_ptr<message::array_t*>();
-    if (depth > 0) {
-      for (auto& x : a) {
-        if (x.is_structured()) dispose(x, depth - 1);
-      }
-    }
-    a.clear();
-  } else if (m.is_object()) {
-    auto& o = *m.get_ptr<message::object_t*>();
-    if (depth > 0) {
-      for (auto& kv : o) {
-        if (kv.second.is_structured()) dispose(kv.second, depth - 1);
-      }
-    }
-    o.clear();
-  }
-}
+// Empties a message bottom-up before it is destroyed (sluice/internal/dispose.hpp): for a
+// message the port layer owns once its handler has returned, a malloc and a free less.
+using sluice::internal::dispose;
 
 // The thread's current port (self()).
 struct current_port {

@@ -157,8 +157,14 @@ void dispatch(const std::shared_ptr<port_state>& ps, message& msg) {
     return;
   }
   try {
-    if (tagged) msg.erase(msg.begin());  // a tag handler gets the message without its tag
-    (*h)(msg);
+    if (tagged) {  // a tag handler gets the message without its tag, which then goes back:
+      message tag = std::move(msg[0]);  // run_encoded decodes the next message over this one
+      msg.erase(msg.begin());
+      (*h)(msg);
+      msg.insert(msg.begin(), std::move(tag));  // within the capacity: no allocation
+    } else {
+      (*h)(msg);
+    }
   } catch (const std::exception& e) {
     die(ps->id, e.what());
   } catch (...) {

@@ -130,7 +130,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Deferring changes neither the verdict nor a message.
   std::vector<nlohmann::json> deferred;
   if (decode_deferred(f, stream, chunk, deferred) != ok_whole) broken("the deferred form disagrees on the verdict");
-  if (encode_all(f, deferred) != a) broken("the deferred form decoded different messages");
+  if (deferred.size() != whole.size()) broken("the deferred form decoded a different number of messages");
+  for (std::size_t i = 0; i < whole.size(); ++i) {
+    if (!same(deferred[i], whole[i])) broken("the deferred form decoded a different message");
+  }
   std::vector<nlohmann::json> again;
   if (f == aemp::framing::json) {
     // JSON text re-encoded from decoded messages always decodes.

@@ -80,7 +80,9 @@ struct incoming {
 nlohmann::json decode_rest(framing f, std::string_view rest);
 // The same into `out`, whose value it replaces. With CBOR, an array there is decoded over:
 // its storage, and each element's where the type matches (a string keeps its buffer), so a
-// caller decoding message after message of one shape into the same value allocates nothing.
+// caller decoding message after message of one shape (arrays of strings and numbers) into the
+// same value allocates nothing for it; a map or binary is built anew each time. The old value
+// is emptied before anything replaces it (sluice/internal/dispose.hpp), with JSON too.
 void decode_rest(framing f, std::string_view rest, nlohmann::json& out);
 
 class decoder {
