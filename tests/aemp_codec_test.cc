@@ -331,6 +331,64 @@ TEST(AempCodec, ADeferredMessageDecodesToWhatTheEagerDecoderGives) {
   }
 }
 
+// A CBOR message [name, arg...] that arrives whole is found and checked in one walk, without
+// the scanner (decoder::defer_cbor): that walk must refuse whatever the scanner refuses, with
+// the scanner's reason, and leave to it whatever it is not sure of (a message split across
+// reads, nesting or length at the limits).
+TEST(AempCodec, TheOneWalkPathGivesTheScannersVerdicts) {
+  aemp::limits l;
+  l.max_depth = 8;
+  l.max_message = 64;
+  auto incoming_error = [&](const std::string& stream, std::size_t read, std::vector<aemp::incoming>& in) {
+    aemp::decoder d(aemp::framing::cbor, l);
+    std::string why;
+    for (std::size_t at = 0; at < stream.size(); at += read) {
+      if (!d.feed(std::string_view(stream).substr(at, read), in, why)) return why;
+    }
+    return std::string();
+  };
+  const std::string p = bytes({0x82, 0x61, 0x70});  // [ "p", then one argument
+  const std::vector<std::string> bad = {
+      p + bytes({0x1c}),                          // reserved additional information
+      p + bytes({0x1f}),                          // an indefinite integer
+      p + bytes({0xdf, 0x01}),                    // an indefinite tag
+      p + bytes({0x81, 0x9c}),                    // a reserved array head inside
+      p + std::string(10, '\x81') + bytes({0x01}),  // nested deeper than 8
+      p + bytes({0x78, 70}) + std::string(70, 'x'),  // a string longer than a message may be
+      bytes({0x9f, 0x61, 0x70}) + std::string(70, '\x01') + bytes({0xff}),  // a message longer than 64 bytes
+  };
+  for (const auto& b : bad) {
+    const std::string eager = error_of(aemp::framing::cbor, b, l);
+    ASSERT_NE(eager, "") << "case " << &b - bad.data();
+    for (std::size_t read : {b.size(), std::size_t{1}}) {
+      std::vector<aemp::incoming> in;
+      EXPECT_EQ(incoming_error(b, read, in), eager) << "case " << &b - bad.data() << ", reads of " << read;
+      EXPECT_TRUE(in.empty());
+    }
+  }
+  // At the limits, and split across reads: deferred, and what the eager decoder gives.
+  const std::vector<std::string> good = {
+      p + std::string(7, '\x81') + bytes({0x01}),                  // nested exactly 8 deep
+      bytes({0x82, 0x61, 0x70, 0x78, 59}) + std::string(59, 'x'),  // exactly 64 bytes
+      bytes({0x9f, 0x61, 0x70, 0x01, 0x02, 0xff}),                  // [_ "p", 1, 2]
+  };
+  for (const auto& g : good) {
+    std::vector<json> eager;
+    std::string why;
+    aemp::decoder d(aemp::framing::cbor, l);
+    ASSERT_TRUE(d.feed(g, eager, why)) << why;
+    for (std::size_t read : {g.size(), std::size_t{1}, g.size() - 1}) {
+      std::vector<aemp::incoming> in;
+      ASSERT_EQ(incoming_error(g + g, read, in), "") << "case " << &g - good.data();
+      ASSERT_EQ(in.size(), 2u);
+      for (const auto& m : in) {
+        EXPECT_TRUE(m.deferred) << "case " << &g - good.data();
+        EXPECT_EQ(rebuilt(aemp::framing::cbor, m), eager[0]) << "case " << &g - good.data() << ", reads of " << read;
+      }
+    }
+  }
+}
+
 // A port's worker decodes a run of deferred messages each over the one before (the array and
 // its elements' storage are reused): every result must be what a fresh decode gives, type for
 // type, whatever the shapes that came before (longer, shorter, nested, binary, indefinite).

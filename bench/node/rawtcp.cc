@@ -113,7 +113,8 @@ int run_peer(int port) {
             if (len == 11 && std::memcmp(f, "tag", 3) == 0) std::memcpy(&i, f + 3, 8);
           } else {
             json j = json::parse(f, f + len, nullptr, false);
-            if (j.is_array() && j.size() == 2 && j[0] == "tag" && j[1].is_number_integer()) i = j[1].get<int64_t>();
+            if (j.is_array() && j.size() == 2 && j[0].is_string() &&
+                j[0].get_ref<const std::string&>() == "tag" && j[1].is_number_integer()) i = j[1].get<int64_t>();
           }
           if (i != next && bad < 0) bad = next;
           ++next;

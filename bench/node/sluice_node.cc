@@ -61,8 +61,11 @@ int run_peer(char** argv) {
   };
   auto st = std::make_shared<state>();
   auto ctl = mp::port_id::parse("nbmain#ctl");
+  // (The tag is compared as a string: nlohmann's m[0] == "tag" builds a json string from
+  // "tag" first, an allocation per message that is the check's, not the transport's.)
   mp::named_port("sink", [st, n, ctl](const mp::message& m) {
-    if (st->bad < 0 && !(m.size() == 2 && m[0] == "tag" && m[1].is_number_integer() && m[1].get<long>() == st->next)) {
+    if (st->bad < 0 && !(m.size() == 2 && m[0].is_string() && m[0].get_ref<const std::string&>() == "tag" &&
+                         m[1].is_number_integer() && m[1].get<long>() == st->next)) {
       st->bad = st->next;
     }
     if (++st->next == n) mp::snd(ctl, {"done", st->next, st->bad});

@@ -123,14 +123,19 @@ class cbor_reader {
   }
 
   // Whether item() accepts the next item, walked without building it; false also where this
-  // check is not sure (indefinite strings), never true where item() would fail. A map key
-  // (`key`) must decode to a string.
-  bool accepts(bool key = false) {
+  // check is not sure (indefinite strings, containers nested deeper than `depth_left`), never
+  // true where item() would fail, nor where cbor_item_length would (a reserved additional
+  // information, an indefinite length on a type without one), so that a walk that accepts a
+  // whole message also scanned it (decoder::defer_whole). A map key (`key`) must decode to a
+  // string.
+  bool accepts(std::size_t depth_left, bool key = false) {
     std::uint8_t ib;
     std::uint64_t arg;
     do {
       if (!has(1)) return false;
       ib = p_[pos_];
+      const int ai = ib & 31, m = ib >> 5;
+      if ((ai >= 28 && ai <= 30) || (ai == 31 && (m < 2 || m == 6))) return false;
       arg = head(ib);
       if (pos_ > n_) return false;
     } while ((ib >> 5) == 6);
@@ -148,10 +153,11 @@ class cbor_reader {
       }
       case 4:
       case 5:
+        if (depth_left == 0) return false;
         for (std::uint64_t i = 0; more(ib, arg, i); ++i) {
           if (!has(1)) return false;
-          if (major == 5 && !accepts(true)) return false;
-          if (!accepts()) return false;
+          if (major == 5 && !accepts(depth_left - 1, true)) return false;
+          if (!accepts(depth_left - 1)) return false;
         }
         return true;
       default: {
@@ -166,6 +172,7 @@ class cbor_reader {
   bool array_and_name(std::uint64_t& count, bool& open_ended, std::string_view& name) {
     if (!has(1) || (p_[pos_] >> 5) != 4) return false;
     const std::uint8_t ib = p_[pos_];
+    if ((ib & 31) >= 28 && (ib & 31) <= 30) return false;  // reserved
     count = head(ib);
     open_ended = (ib & 31) == 31;
     if (pos_ > n_ || (!open_ended && count == 0) || !has(1)) return false;
@@ -482,32 +489,51 @@ bool json_array_and_name(std::string_view t, std::string_view& name, std::size_t
 }  // namespace
 
 bool decoder::defer_one(std::string_view text, incoming& out) const {
+  if (f_ == framing::cbor) return defer_cbor(text, out) == static_cast<std::ptrdiff_t>(text.size());
   std::string_view name;
-  if (f_ == framing::json) {
-    std::size_t rest;
-    if (!json_array_and_name(text, name, rest) || !json_check_fast(text)) return false;  // else: eager
-    out.rest.assign(1, '[');
-    out.rest.append(text.substr(rest));
-  } else {
-    cbor_reader r(text);
-    std::uint64_t count;
-    bool open_ended;
-    if (!r.array_and_name(count, open_ended, name)) return false;
-    const std::size_t after_name = r.pos();
-    for (std::uint64_t i = 1; open_ended ? (r.pos() < text.size() && static_cast<std::uint8_t>(text[r.pos()]) != 0xff) : i < count; ++i) {
-      if (!r.accepts()) return false;
-    }
-    out.rest.clear();
-    if (open_ended) {
-      out.rest.push_back(static_cast<char>(0x9f));
-    } else {
-      cbor_array_head(count - 1, out.rest);
-    }
-    out.rest.append(text.substr(after_name));
-  }
+  std::size_t rest;
+  if (!json_array_and_name(text, name, rest) || !json_check_fast(text)) return false;  // else: eager
+  out.rest.assign(1, '[');
+  out.rest.append(text.substr(rest));
   out.deferred = true;
   out.port.assign(name);
   return true;
+}
+
+// One walk of a CBOR message at the start of `bytes`: [name, arg...] with the arguments
+// accepted (cbor_reader::accepts) and nested at most max_depth deep, complete within the
+// bytes and within max_message. Such a message goes into `out`, deferred; the result is its
+// length, or 0 where the walk is not sure (incomplete, another shape, an indefinite string,
+// too deep or too long), with `out` untouched. What it accepts, cbor_item_length accepts
+// with the same length (accepts() refuses every head the scanner refuses), so the scan can
+// be skipped (feed).
+std::ptrdiff_t decoder::defer_cbor(std::string_view bytes, incoming& out) const {
+  if (l_.max_depth == 0) return 0;
+  cbor_reader r(bytes.substr(0, std::min(bytes.size(), l_.max_message)));
+  std::uint64_t count;
+  bool open_ended;
+  std::string_view name;
+  if (!r.array_and_name(count, open_ended, name)) return 0;
+  const std::size_t after_name = r.pos();
+  auto at_break = [&] { return r.pos() < bytes.size() && static_cast<std::uint8_t>(bytes[r.pos()]) == 0xff; };
+  for (std::uint64_t i = 1; open_ended ? !at_break() : i < count; ++i) {
+    if (!r.accepts(l_.max_depth - 1)) return 0;
+  }
+  std::size_t end = r.pos();
+  if (open_ended) {
+    if (!at_break() || end + 1 > l_.max_message) return 0;
+    ++end;
+  }
+  out.rest.clear();
+  if (open_ended) {
+    out.rest.push_back(static_cast<char>(0x9f));
+  } else {
+    cbor_array_head(count - 1, out.rest);
+  }
+  out.rest.append(bytes.substr(after_name, end - after_name));
+  out.deferred = true;
+  out.port.assign(name);
+  return static_cast<std::ptrdiff_t>(end);
 }
 
 nlohmann::json decode_rest(framing f, std::string_view rest) {
@@ -532,8 +558,8 @@ void decode_rest(framing f, std::string_view rest, nlohmann::json& j) {
   }
 }
 
-template <class Out>
-bool decoder::feed_with(std::string_view bytes, std::string& why, Out&& take) {
+template <class Quick, class Out>
+bool decoder::feed_with(std::string_view bytes, std::string& why, Quick&& quick, Out&& take) {
   if (!failed_.empty()) {
     why = failed_;
     return false;
@@ -545,6 +571,7 @@ bool decoder::feed_with(std::string_view bytes, std::string& why, Out&& take) {
       while (pos_ < buf_.size() && std::strchr(" \t\r\n", buf_[pos_]) != nullptr && buf_[pos_] != '\0') ++pos_;
     }
     if (pos_ == buf_.size()) break;
+    if (quick(std::string_view(buf_).substr(pos_))) continue;  // it moved pos_ past a message
     std::ptrdiff_t len = scan(why);
     if (len < 0 || (len > 0 && !take(std::string_view(buf_).substr(pos_, static_cast<std::size_t>(len))))) {
       failed_ = why;
@@ -562,7 +589,7 @@ bool decoder::feed_with(std::string_view bytes, std::string& why, Out&& take) {
 }
 
 bool decoder::feed(std::string_view bytes, std::vector<nlohmann::json>& out, std::string& why) {
-  return feed_with(bytes, why, [&](std::string_view text) {
+  return feed_with(bytes, why, [](std::string_view) { return false; }, [&](std::string_view text) {
     nlohmann::json j;
     if (!decode_one(text, j, why)) return false;
     out.push_back(std::move(j));
@@ -571,7 +598,20 @@ bool decoder::feed(std::string_view bytes, std::vector<nlohmann::json>& out, std
 }
 
 bool decoder::feed(std::string_view bytes, std::vector<incoming>& out, std::string& why) {
-  return feed_with(bytes, why, [&](std::string_view text) {
+  // CBOR's common case in one walk (defer_cbor), where no scan is under way; anything it is
+  // not sure of goes the general way: the scanner, then defer_one or the eager decoder.
+  auto quick = [&](std::string_view avail) {
+    if (f_ != framing::cbor || cbor_.pos != 0 || !cbor_.stack.empty()) return false;
+    incoming& in = out.emplace_back();
+    const std::ptrdiff_t len = defer_cbor(avail, in);
+    if (len == 0) {
+      out.pop_back();
+      return false;
+    }
+    pos_ += static_cast<std::size_t>(len);
+    return true;
+  };
+  return feed_with(bytes, why, quick, [&](std::string_view text) {
     incoming& in = out.emplace_back();
     if (defer_one(text, in)) return true;
     in.deferred = false;

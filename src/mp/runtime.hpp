@@ -55,6 +55,8 @@ struct encoded_message {
   std::uint32_t count = 0;
   void (*decode)(std::string_view one, message& out) = nullptr;  // out: reused, any value
 
+  // Room for n more messages of `payload` bytes in all (add's layout: each behind its length).
+  void reserve(std::size_t payload, std::size_t n) { bytes.reserve(bytes.size() + payload + n * sizeof(std::size_t)); }
   void add(std::string_view one) {
     const std::size_t n = one.size();
     bytes.append(reinterpret_cast<const char*>(&n), sizeof n);

@@ -46,12 +46,12 @@ void connection::start() {
 }
 
 std::chrono::steady_clock::duration connection::quiet_for() {
-  std::lock_guard<std::mutex> g(out_m_);
+  std::lock_guard g(out_m_);
   return std::chrono::steady_clock::now() - last_sent_;
 }
 
 void connection::take_handshake_output() {
-  std::lock_guard<std::mutex> g(out_m_);
+  std::lock_guard g(out_m_);
   outbox_.append(hs_.take_output());
 }
 
@@ -107,7 +107,7 @@ void connection::on_bytes(std::string_view bytes) {
     timer_.cancel();
     up_ = true;
     {
-      std::lock_guard<std::mutex> g(out_m_);
+      std::lock_guard g(out_m_);
       direct_ = !tls_ready_;  // through TLS every write is the io thread's
     }
     if (!node_.connection_up(shared_from_this())) return end("duplicate connection");
@@ -130,7 +130,7 @@ void connection::start_tls() {
   tls_.emplace(sock_, *node_.tls_context());
   bool writing;
   {
-    std::lock_guard<std::mutex> g(out_m_);
+    std::lock_guard g(out_m_);
     writing = writing_;
   }
   if (writing) {
@@ -205,7 +205,7 @@ void connection::deliver_all() {
     }
     mp::detail::encoded_message run;
     run.decode = decode_rest_;
-    run.bytes.reserve(bytes + (past - i) * sizeof(std::size_t));
+    run.reserve(bytes, past - i);
     for (std::size_t k = i; k < past; ++k) run.add(decoded_[k].rest);
     deliver(mp::port_id(node_.config().nodeid, std::move(in.port)), run);
     i = past;
@@ -256,14 +256,14 @@ void connection::after(queued q) {
     // that never gets here (an exception between queue and after) leaves the next send to
     // kick. A flush that runs before the post only makes the posted one find nothing.
     {
-      std::lock_guard<std::mutex> g(out_m_);
+      std::lock_guard g(out_m_);
       if (kicked_) return;
       kicked_ = true;
     }
     try {
       asio::post(node_.io(), [self = shared_from_this()] { self->flush(); });
     } catch (...) {
-      std::lock_guard<std::mutex> g(out_m_);
+      std::lock_guard g(out_m_);
       kicked_ = false;
       throw;
     }
@@ -271,14 +271,14 @@ void connection::after(queued q) {
 }
 
 void connection::stop_sending() {
-  std::lock_guard<std::mutex> g(out_m_);
+  std::lock_guard g(out_m_);
   overflowed_ = true;
 }
 
 template <class Encode>
 connection::queued connection::queue_with(Encode&& encode) {
   constexpr auto idle_gap = std::chrono::microseconds(20);
-  std::lock_guard<std::mutex> g(out_m_);
+  std::lock_guard g(out_m_);
   if (overflowed_) return queued::done;  // ending: what follows is dropped with the monitors fired
   // Inside a burst (something queued or in flight) the clock is not read: the gap counts from
   // the last send that found the connection idle, or the last flush, whichever came later.
@@ -324,7 +324,7 @@ bool connection::write_through(std::chrono::steady_clock::time_point now) {
 void connection::flush() {
   if (ended_) return;
   {
-    std::lock_guard<std::mutex> g(out_m_);
+    std::lock_guard g(out_m_);
     // Whatever is queued now is taken here, or by the flush that follows the write in flight
     // or the TLS handshake: from here on a queue() must kick again.
     kicked_ = false;
@@ -336,7 +336,7 @@ void connection::flush() {
   auto done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
     self->inflight_.clear();
     {
-      std::lock_guard<std::mutex> g(self->out_m_);
+      std::lock_guard g(self->out_m_);
       self->writing_ = false;
       if (ec) self->direct_ = false;  // no write-through behind a failed write: end() follows
     }
@@ -356,7 +356,7 @@ void connection::end(const std::string& why) {
   if (ended_) return;
   ended_ = true;
   {
-    std::lock_guard<std::mutex> g(out_m_);
+    std::lock_guard g(out_m_);
     direct_ = false;  // no write-through from here on: the descriptor is about to close
   }
   boost::system::error_code ignored;

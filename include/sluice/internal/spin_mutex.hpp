@@ -6,7 +6,8 @@
 // Waiting is one pause per poll (a pause is ~25 ns on the AMD machines we measure, so the
 // exponential backoff of a general-purpose lock would oversleep a ~50 ns critical section),
 // then sched_yield, so that a preempted holder gets the core back when threads outnumber
-// cores. Go's runtime lock on a channel plays the same role.
+// cores. Go's runtime lock on a channel plays the same role. A node's connection guards its
+// outgoing bytes with one too (src/node/node.hpp says why and what it holds it for).
 #pragma once
 
 #include <atomic>

@@ -12,7 +12,11 @@
 // Invariants:
 //   - A decoder first finds where the next message ends with its own scanner, iteratively
 //     (no recursion, so no input can overflow the stack), bounded by limits::max_depth and
-//     limits::max_message; only a complete, bounded text is handed to nlohmann-json.
+//     limits::max_message; only a complete, bounded text is handed to nlohmann-json. The one
+//     shortcut: in the `incoming` form, a CBOR message [name, arg...] that one walk finds
+//     complete, within both limits and decodable (recursion bounded by max_depth) is
+//     deferred without the scan; that walk refuses whatever the scanner would, so a stream's
+//     messages and verdict are the same either way (the fuzz target compares them).
 //   - A declared CBOR length or count larger than the bytes a message may have is an error at
 //     once (it is never waited for or allocated).
 //   - After an error the decoder stays failed: the connection must end.
@@ -109,8 +113,9 @@ class decoder {
   std::ptrdiff_t scan_json(std::string& why);
   bool decode_one(std::string_view text, nlohmann::json& out, std::string& why) const;
   bool defer_one(std::string_view text, incoming& out) const;
-  template <class Out>
-  bool feed_with(std::string_view bytes, std::string& why, Out&& take);
+  std::ptrdiff_t defer_cbor(std::string_view bytes, incoming& out) const;
+  template <class Quick, class Out>
+  bool feed_with(std::string_view bytes, std::string& why, Quick&& quick, Out&& take);
 
   framing f_;
   limits l_;
