@@ -598,26 +598,28 @@ bool decoder::feed(std::string_view bytes, std::vector<nlohmann::json>& out, std
 }
 
 bool decoder::feed(std::string_view bytes, std::vector<incoming>& out, std::string& why) {
+  return feed(bytes, why, [&](incoming& in) { out.push_back(std::move(in)); });
+}
+
+bool decoder::feed(std::string_view bytes, std::string& why, const std::function<void(incoming&)>& take) {
   // CBOR's common case in one walk (defer_cbor), where no scan is under way; anything it is
   // not sure of goes the general way: the scanner, then defer_one or the eager decoder.
+  // One `incoming` serves every message (its strings keep their storage).
   auto quick = [&](std::string_view avail) {
     if (f_ != framing::cbor || cbor_.pos != 0 || !cbor_.stack.empty()) return false;
-    incoming& in = out.emplace_back();
-    const std::ptrdiff_t len = defer_cbor(avail, in);
-    if (len == 0) {
-      out.pop_back();
-      return false;
-    }
+    const std::ptrdiff_t len = defer_cbor(avail, scratch_);
+    if (len == 0) return false;
     pos_ += static_cast<std::size_t>(len);
+    take(scratch_);
     return true;
   };
   return feed_with(bytes, why, quick, [&](std::string_view text) {
-    incoming& in = out.emplace_back();
-    if (defer_one(text, in)) return true;
-    in.deferred = false;
-    if (decode_one(text, in.msg, why)) return true;
-    out.pop_back();
-    return false;
+    if (!defer_one(text, scratch_)) {
+      scratch_.deferred = false;
+      if (!decode_one(text, scratch_.msg, why)) return false;
+    }
+    take(scratch_);
+    return true;
   });
 }
 

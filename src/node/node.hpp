@@ -108,7 +108,8 @@ class connection : public std::enable_shared_from_this<connection> {
   queued queue_with(Encode&& encode);   // encode(outbox) appends one message
   bool write_through(std::chrono::steady_clock::time_point now);  // out_m_ held: see queue()
   std::chrono::steady_clock::duration quiet_for();  // since a write last started
-  void deliver_all();                   // decoded_, in order
+  void take(aemp::incoming& in);        // io thread: the next message of a read, in order
+  void end_run();                       // delivers the run take() is building, if any
   void deliver(message m);
   void deliver(const mp::port_id& p, mp::detail::encoded_message& run);
 
@@ -120,7 +121,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::chrono::milliseconds seed_backoff_;  // the seed's back-off when this connection was made
   aemp::handshake hs_;
   std::optional<aemp::decoder> dec_;
-  std::vector<aemp::incoming> decoded_;  // one read's messages; kept, so its capacity is reused
+  std::string run_port_;                // io thread: the port of the run take() is building
+  mp::detail::encoded_message run_;     // io thread: that run (count 0: none)
   void (*decode_rest_)(std::string_view, message&) = nullptr;  // the receiving framing's aemp::decode_rest
   aemp::framing send_f_ = aemp::framing::json;
   asio::steady_timer timer_;

@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,6 +99,10 @@ class decoder {
   bool feed(std::string_view bytes, std::vector<nlohmann::json>& out, std::string& why);
   // The same, with messages to a named port deferred where their check allows (incoming).
   bool feed(std::string_view bytes, std::vector<incoming>& out, std::string& why);
+  // The same, each message handed to `take` as it is found (in order; before an error, the
+  // messages ahead of it). The incoming is the decoder's, reused for the next message: take
+  // moves or copies what it keeps.
+  bool feed(std::string_view bytes, std::string& why, const std::function<void(incoming&)>& take);
 
   // Bytes received but not yet part of a complete message.
   std::size_t pending() const { return buf_.size() - pos_; }
@@ -124,6 +129,7 @@ class decoder {
   json_scan json_;
   cbor_scan cbor_;
   std::string failed_;  // non-empty after an error
+  incoming scratch_;    // the message being handed out
 };
 
 // RFC 3629 UTF-8: no overlongs, no surrogates, nothing above U+10FFFF.
