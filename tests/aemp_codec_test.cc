@@ -356,6 +356,8 @@ TEST(AempCodec, TheOneWalkPathGivesTheScannersVerdicts) {
       p + std::string(10, '\x81') + bytes({0x01}),  // nested deeper than 8
       p + bytes({0x78, 70}) + std::string(70, 'x'),  // a string longer than a message may be
       bytes({0x9f, 0x61, 0x70}) + std::string(70, '\x01') + bytes({0xff}),  // a message longer than 64 bytes
+      bytes({0x98, 33, 0x61, 0x70}) + std::string(32, '\0'),  // a count above max_message / 2
+      p + bytes({0x98, 33}) + std::string(33, '\0'),           // the same, nested
   };
   for (const auto& b : bad) {
     const std::string eager = error_of(aemp::framing::cbor, b, l);

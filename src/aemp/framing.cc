@@ -42,8 +42,9 @@ bool valid_utf8(std::string_view text) {
 
 namespace {
 
-// Decodes one CBOR item that cbor_item_length has accepted (complete, well-formed, nested at
-// most limits::max_depth deep, so the recursion is bounded; tags are skipped in a loop).
+// Decodes one CBOR item that cbor_item_length, or accepts() in decoder::defer_cbor's walk,
+// has accepted (complete, well-formed, nested at most limits::max_depth deep, so the
+// recursion is bounded; tags are skipped in a loop).
 // nlohmann's own from_cbor is not used: it refuses the byte-string map keys Perl sends.
 // item() decodes over whatever `out` holds (decode_rest's reused value): an array or a string
 // there keeps its storage; any other container is emptied (internal::dispose) before it is
@@ -51,6 +52,9 @@ namespace {
 class cbor_reader {
  public:
   explicit cbor_reader(std::string_view b) : p_(reinterpret_cast<const std::uint8_t*>(b.data())), n_(b.size()) {}
+  // The scanner's bound on a definite array's or map's count (limits::max_message / 2), for
+  // array_and_name and accepts.
+  cbor_reader(std::string_view b, std::uint64_t max_count) : cbor_reader(b) { max_count_ = max_count; }
 
   bool item(nlohmann::json& out, std::string& why) {
     std::uint8_t ib;
@@ -125,9 +129,9 @@ class cbor_reader {
   // Whether item() accepts the next item, walked without building it; false also where this
   // check is not sure (indefinite strings, containers nested deeper than `depth_left`), never
   // true where item() would fail, nor where cbor_item_length would (a reserved additional
-  // information, an indefinite length on a type without one), so that a walk that accepts a
-  // whole message also scanned it (decoder::defer_whole). A map key (`key`) must decode to a
-  // string.
+  // information, an indefinite length on a type without one, a count above max_count_), so
+  // that a walk that accepts a whole message also scanned it (decoder::defer_cbor). A map key
+  // (`key`) must decode to a string.
   bool accepts(std::size_t depth_left, bool key = false) {
     std::uint8_t ib;
     std::uint64_t arg;
@@ -153,7 +157,7 @@ class cbor_reader {
       }
       case 4:
       case 5:
-        if (depth_left == 0) return false;
+        if (depth_left == 0 || ((ib & 31) != 31 && arg > max_count_)) return false;
         for (std::uint64_t i = 0; more(ib, arg, i); ++i) {
           if (!has(1)) return false;
           if (major == 5 && !accepts(depth_left - 1, true)) return false;
@@ -175,6 +179,7 @@ class cbor_reader {
     if ((ib & 31) >= 28 && (ib & 31) <= 30) return false;  // reserved
     count = head(ib);
     open_ended = (ib & 31) == 31;
+    if (!open_ended && count > max_count_) return false;
     if (pos_ > n_ || (!open_ended && count == 0) || !has(1)) return false;
     const std::uint8_t nb = p_[pos_];
     if ((nb >> 5) != 2 && (nb >> 5) != 3) return false;
@@ -271,6 +276,7 @@ class cbor_reader {
   static constexpr std::uint64_t indefinite_arg = std::numeric_limits<std::uint64_t>::max();
   const std::uint8_t* p_;
   std::size_t n_;  // the reader never reads past it, even if the scanner were wrong
+  std::uint64_t max_count_ = std::numeric_limits<std::uint64_t>::max();
   std::size_t pos_ = 0;
 };
 
@@ -509,7 +515,7 @@ bool decoder::defer_one(std::string_view text, incoming& out) const {
 // be skipped (feed).
 std::ptrdiff_t decoder::defer_cbor(std::string_view bytes, incoming& out) const {
   if (l_.max_depth == 0) return 0;
-  cbor_reader r(bytes.substr(0, std::min(bytes.size(), l_.max_message)));
+  cbor_reader r(bytes.substr(0, std::min(bytes.size(), l_.max_message)), l_.max_message / 2);
   std::uint64_t count;
   bool open_ended;
   std::string_view name;
@@ -552,7 +558,7 @@ void decode_rest(framing f, std::string_view rest, nlohmann::json& j) {
     cbor_reader r(rest);
     whole = r.item(j, why) && r.pos() == rest.size();
   }
-  if (!whole || !j.is_array()) {  // defer_one checked these bytes: a broken invariant, not bad input
+  if (!whole || !j.is_array()) {  // defer_cbor or defer_one checked these bytes: a broken invariant, not bad input
     std::fprintf(stderr, "sluice: a deferred AEMP message did not decode\n");
     std::abort();
   }
@@ -573,12 +579,19 @@ bool decoder::feed_with(std::string_view bytes, std::string& why, Quick&& quick,
     if (pos_ == buf_.size()) break;
     if (quick(std::string_view(buf_).substr(pos_))) continue;  // it moved pos_ past a message
     std::ptrdiff_t len = scan(why);
-    if (len < 0 || (len > 0 && !take(std::string_view(buf_).substr(pos_, static_cast<std::size_t>(len))))) {
+    if (len < 0) {
       failed_ = why;
       return false;
     }
     if (len == 0) break;
+    // Past the message before it is handed on, as quick() does: a take() that throws has
+    // had the message (the view stays valid: buf_ changes only after the loop).
+    const std::string_view text = std::string_view(buf_).substr(pos_, static_cast<std::size_t>(len));
     pos_ += static_cast<std::size_t>(len);
+    if (!take(text)) {
+      failed_ = why;
+      return false;
+    }
   }
   // Keep the buffer from growing: drop what was consumed once it is most of it.
   if (pos_ > 0 && pos_ * 2 >= buf_.size()) {

@@ -116,7 +116,13 @@ void connection::on_bytes(std::string_view bytes) {
     bytes = data;
   }
   std::string why;
-  bool ok = dec_->feed(bytes, why, [this](aemp::incoming& in) { take(in); });
+  bool ok;
+  try {
+    ok = dec_->feed(bytes, why, [this](aemp::incoming& in) { take(in); });
+  } catch (...) {  // bad_alloc, say: a half-built run must not join the next read's messages
+    run_ = {};
+    throw;
+  }
   end_run();
   if (!ok) end(std::string("protocol error: ") + why);
 }
@@ -200,9 +206,11 @@ void connection::take(aemp::incoming& in) {
   if (run_.count == 0) {
     run_port_.assign(in.port);
     run_.decode = decode_rest_;
-    // One allocation for a run of small messages of one shape, within glibc's per-thread
-    // cache sizes (up to ~1 KiB); a big message gets room for itself.
-    run_.reserve(std::max<std::size_t>(std::min<std::size_t>(run_max * in.rest.size(), 768), in.rest.size()), run_max);
+    run_.reserve(in.rest.size(), 1);  // a run of one (a request, say) holds what it needs
+  } else if (run_.count == 1) {
+    // A second message: room for a run of small messages of one shape, within glibc's
+    // per-thread cache sizes (up to ~1 KiB).
+    run_.reserve(std::min<std::size_t>((run_max - 1) * in.rest.size(), 768), run_max - 1);
   }
   run_.add(in.rest);
 }

@@ -1,5 +1,6 @@
 // libFuzzer target: AEMP's JSON and CBOR stream decoders (sluice/internal/aemp/framing.hpp).
-// Input: byte 0 picks the framing (even: json, odd: cbor), byte 1 the read size (1-256); the
+// Input: byte 0 picks the framing (bit 0 clear: json, set: cbor) and the limits (bit 1 set:
+// messages of at most 64 bytes nested at most 6 deep), byte 1 the read size (1-256); the
 // rest is the stream. Checked on every input: feeding it whole and in reads of that size
 // gives the same messages (or both fail), and whatever decodes re-encodes to bytes that decode
 // and re-encode to the same bytes; and sluice's encoder writes each decoded message byte for
@@ -25,13 +26,20 @@ namespace {
   std::abort();
 }
 
-// Feeds `data` to a fresh decoder in reads of `chunk` bytes, into either form of out.
-template <class Out>
-bool feed_all(aemp::framing f, std::string_view data, std::size_t chunk, std::vector<Out>& out) {
+// The decoders' limits for this input: roomy, or (bit 1 of byte 0) small enough that inputs
+// of a few hundred bytes reach every limit check.
+aemp::limits roomy() {
   aemp::limits l;
   l.max_message = 1 << 16;
   l.max_depth = 32;
-  aemp::decoder d(f, l);
+  return l;
+}
+aemp::limits limits_now = roomy();
+
+// Feeds `data` to a fresh decoder in reads of `chunk` bytes, into either form of out.
+template <class Out>
+bool feed_all(aemp::framing f, std::string_view data, std::size_t chunk, std::vector<Out>& out) {
+  aemp::decoder d(f, limits_now);
   std::string why;
   for (std::size_t at = 0; at < data.size(); at += chunk) {
     if (!d.feed(data.substr(at, chunk), out, why)) {
@@ -128,6 +136,11 @@ std::string encode_all(aemp::framing f, const std::vector<nlohmann::json>& ms) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
   const aemp::framing f = data[0] % 2 ? aemp::framing::cbor : aemp::framing::json;
+  limits_now = roomy();
+  if (data[0] & 2) {
+    limits_now.max_message = 64;
+    limits_now.max_depth = 6;
+  }
   const std::size_t chunk = data[1] + 1u;
   std::string_view stream(reinterpret_cast<const char*>(data + 2), size - 2);
   if (f == aemp::framing::json) check_json_reader(stream);
@@ -150,6 +163,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   std::vector<nlohmann::json> again;
+  limits_now = roomy();  // a re-encoding may be longer than the message it came from
   if (f == aemp::framing::json) {
     // JSON text re-encoded from decoded messages always decodes.
     if (!decode(f, a, a.size() ? a.size() : 1, again)) broken("re-encoded JSON does not decode");
