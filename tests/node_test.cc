@@ -534,6 +534,41 @@ TEST(Node, ARestartedPeerIsReachableAgain) {
   EXPECT_EQ(in.got[0], mp::message::array({"again", 2}));
 }
 
+// node::send's lock-free path: a thread that sent through a connection keeps it, and must
+// notice that it ended. Sent from one thread throughout: before the kill (the connection
+// cached), between the kill and the restart (dropped, as AnyEvent::MP drops them, with the
+// monitor fired), and after a new monitor on the restarted peer, when every message must
+// arrive, in order, through the new connection.
+TEST(Node, AThreadThatSentThroughAnEndedConnectionReachesTheRestartedPeer) {
+  alpha();
+  inbox died, in;
+  const auto echo = mp::port_id::parse("pi#echo");
+  {
+    peer_process first("pi");
+    ASSERT_TRUE(wait_up("pi"));
+    mp::mon(echo, died.port, mp::message::array({"down"}));
+    for (int i = 0; i < 100; ++i) mp::snd(echo, {"before", in.port, i});
+    ASSERT_TRUE(in.wait_for(100, 5s));
+  }  // SIGKILL
+  ASSERT_TRUE(died.wait_for(1, 5s));
+  EXPECT_EQ(died.got[0][1], "transport_error");
+  for (int i = 0; i < 100; ++i) mp::snd(echo, {"between", in.port, i});  // no connection: dropped
+  peer_process second("pi");
+  ASSERT_TRUE(wait_up("pi"));
+  inbox died_again;
+  mp::mon(echo, died_again.port, mp::message::array({"down"}));
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) mp::snd(echo, {"after", in.port, i});
+  ASSERT_TRUE(in.wait_for(100 + static_cast<std::size_t>(n), 10s)) << in.count() << " arrived";
+  std::lock_guard<std::mutex> g(in.m);
+  std::size_t k = 0;
+  for (int i = 0; i < 100; ++i, ++k) ASSERT_EQ(in.got[k], mp::message::array({"before", i}));
+  while (k < in.got.size() && in.got[k][0] == "between") ++k;  // any that raced the kill's notice
+  ASSERT_EQ(in.got.size() - k, static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i, ++k) ASSERT_EQ(in.got[k], mp::message::array({"after", i}));
+  EXPECT_EQ(died_again.count(), 0u);
+}
+
 // A long one-way burst: the peer's queue toward alpha holds seconds of data, so a probe it
 // sends waits behind it; alpha is not silent, it is busy reading. Neither side may declare
 // the other down (monitor_timeout is 1 s on both).

@@ -257,6 +257,13 @@ connection::queued connection::queue(const std::string& head, const message& arg
   return queue_with([&](std::string& out) { aemp::encode_prefixed(send_f_, head, args, out); });
 }
 
+std::optional<connection::queued> connection::queue_if_sending(const std::string& head, const message& args) {
+  bool refused = false;
+  auto q = queue_with([&](std::string& out) { aemp::encode_prefixed(send_f_, head, args, out); }, &refused);
+  if (refused) return std::nullopt;
+  return q;
+}
+
 // The wake a queue() left to its caller, made once the caller's locks are released.
 void connection::after(queued q) {
   if (q == queued::overflow) {  // a peer that does not keep up: break the connection, so monitors see it
@@ -286,10 +293,13 @@ void connection::stop_sending() {
 }
 
 template <class Encode>
-connection::queued connection::queue_with(Encode&& encode) {
+connection::queued connection::queue_with(Encode&& encode, bool* refused) {
   constexpr auto idle_gap = std::chrono::microseconds(20);
   std::lock_guard g(out_m_);
-  if (overflowed_) return queued::done;  // ending: what follows is dropped with the monitors fired
+  if (overflowed_) {  // ending: what follows is dropped with the monitors fired
+    if (refused) *refused = true;
+    return queued::done;
+  }
   // Inside a burst (something queued or in flight) the clock is not read: the gap counts from
   // the last send that found the connection idle, or the last flush, whichever came later.
   std::chrono::steady_clock::time_point now{};
@@ -368,6 +378,9 @@ void connection::end(const std::string& why) {
   {
     std::lock_guard g(out_m_);
     direct_ = false;  // no write-through from here on: the descriptor is about to close
+    // Nothing is queued from here on either: node::send's lock-free path, which may still
+    // hold this connection, sees it stopped and takes node::m_ (see node::send).
+    overflowed_ = true;
   }
   boost::system::error_code ignored;
   timer_.cancel();

@@ -401,7 +401,41 @@ void node::unreachable(const std::string& nodeid, const std::string& why) {
   for (auto& m : fire) detail::fire(m, reason);
 }
 
+namespace {
+
+// node::send's lock-free path: the connection this thread last sent through, and its peer.
+// Held by shared_ptr, so it stays valid however long the thread keeps it; a connection that
+// stopped sending (connection::end sets that under out_m_ before node::connection_ended
+// takes m_ to drop it) refuses the message and the thread takes m_ instead. The node lives
+// until the process exits (configure), so `owner` only tells nodes of different tests apart.
+struct send_cache {
+  const void* owner = nullptr;
+  std::string nodeid;
+  std::shared_ptr<connection> conn;
+};
+thread_local send_cache last_sent;
+
+}  // namespace
+
+// A message to a port of another node. With a connection up, encoded straight from msg:
+// through the connection this thread used last without taking m_, else under m_.
+// Why skipping m_ keeps the no-holes guarantee: a connection is the peer's until
+// connection_ended drops it under m_, and end() stops it sending (under out_m_) before that.
+// So a message the cached connection refuses takes the locked path, and one it accepts is
+// sent or dropped with that connection, whose end fires every monitor registered before its
+// drop from peers_; a monitor this thread registered later was registered under m_ after the
+// drop, so this thread's next message sees the connection stopped. Per sender, messages keep
+// their order: they all go to the one connection of the peer, in program order.
 void node::send(const port_id& p, message msg) {
+  send_cache& last = last_sent;
+  if (last.conn && last.owner == this && last.nodeid == p.node()) {
+    if (auto wake = last.conn->queue_if_sending(p.name(), msg)) {
+      detail::dispose(msg);
+      if (*wake != connection::queued::done) last.conn->after(*wake);
+      return;
+    }
+    last.conn.reset();  // stopped: the locked path finds the peer's connection, if any
+  }
   std::shared_ptr<connection> kick;
   auto wake = connection::queued::done;
   bool queued = false;
@@ -411,12 +445,15 @@ void node::send(const port_id& p, message msg) {
     if (it != peers_.end() && it->second.conn) {
       wake = it->second.conn->queue(p.name(), msg);
       queued = true;
-      if (wake != connection::queued::done) kick = it->second.conn;
+      kick = it->second.conn;
     }
   }
   if (queued) {
     detail::dispose(msg);
-    if (kick) kick->after(wake);
+    if (wake != connection::queued::done) kick->after(wake);
+    last.owner = this;
+    last.nodeid = p.node();
+    last.conn = std::move(kick);
     return;
   }
   message wire = message::array({p.name()});

@@ -11,6 +11,11 @@
 //   - Every way a connection ends goes through connection::end, once: the socket closes, and
 //     node::connection_ended fires every monitor held on that node's ports with
 //     ["transport_error", NODE, text], drops what was queued for it and reports the node down.
+//   - A sending thread keeps the connection it last sent through (node::send's thread-local
+//     cache) and queues into it without node::m_. end() stops a connection sending, under
+//     out_m_, before node::connection_ended drops it from peers_ under m_, so a thread whose
+//     cached connection ended sees it refuse the message and takes m_ (node::send says why no
+//     hole opens).
 //   - Messages to a node without a connection wait in the peer's queue, in order, and go out
 //     first when a connection comes up; they are dropped (with the monitors fired) when no
 //     connection comes up within connect_interval.
@@ -81,6 +86,9 @@ class connection : public std::enable_shared_from_this<connection> {
   enum class queued { done, kick, overflow };
   [[nodiscard]] queued queue(const message& wire);
   [[nodiscard]] queued queue(const std::string& head, const message& args);
+  // queue(head, args) unless the connection stopped sending (it is ending or overflowed):
+  // then nothing is queued and the result is empty. node::send's lock-free path uses it.
+  [[nodiscard]] std::optional<queued> queue_if_sending(const std::string& head, const message& args);
   void after(queued q);
   void stop_sending();                  // what is queued from now on is dropped; after(overflow) ends it
   void end(const std::string& why);     // io thread; the one way a connection ends
@@ -105,7 +113,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void watch_silence();                 // once up: probe an idle peer, end a silent one
   void flush();                         // io thread: write what the outbox holds
   template <class Encode>
-  queued queue_with(Encode&& encode);   // encode(outbox) appends one message
+  queued queue_with(Encode&& encode, bool* refused = nullptr);  // encode(outbox) appends one message
   bool write_through(std::chrono::steady_clock::time_point now);  // out_m_ held: see queue()
   std::chrono::steady_clock::duration quiet_for();  // since a write last started
   void take(aemp::incoming& in);        // io thread: the next message of a read, in order
@@ -146,7 +154,7 @@ class connection : public std::enable_shared_from_this<connection> {
   byte_queue outbox_;
   bool writing_ = false;
   bool kicked_ = false;                 // after() posted a flush that has not yet run: no second post
-  bool overflowed_ = false;
+  bool overflowed_ = false;             // set by an overflow, stop_sending() or end(): nothing more is sent
   bool direct_ = false;                 // up, plain TCP, not ended: send() may write the socket itself
   std::chrono::steady_clock::time_point last_send_;  // the last send() that found the outbox idle, or flush
   byte_queue inflight_;                 // io thread only: the bytes being written
