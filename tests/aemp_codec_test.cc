@@ -502,6 +502,14 @@ TEST(AempCodec, TheEncoderWritesNlohmannsBytes) {
   values.push_back(nested);
   std::vector<std::uint8_t> many_elements(300, 9);
   values.push_back(json(many_elements));
+  // Around the encoder's 256-byte stack buffer and its depth of 8 (small_cbor): each side of
+  // the edge must give the same bytes.
+  for (std::size_t n = 248; n <= 258; ++n) {
+    values.push_back(std::string(n, 'e'));
+    values.push_back(json::array({"tag", std::string(n - 8, 'f'), 1}));
+  }
+  json deep = 1;
+  for (int d = 0; d < 11; ++d) values.push_back(deep = json::array({deep, "x"}));
   for (const auto& v : values) {
     std::string cbor = "x", json_text = "x", theirs = "x";
     aemp::encode(aemp::framing::cbor, v, cbor);

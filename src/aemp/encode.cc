@@ -14,11 +14,15 @@
 //   - What is rare or subtle goes to nlohmann per value: floating-point numbers (its compact
 //     float and shortest round-trip text), binary values (subtypes), strings that are not
 //     valid UTF-8 (its U+FFFD replacement).
+//   - A CBOR message that fits 256 bytes, nested at most 8 deep, without floats or binary
+//     values, is written into a buffer on the stack and appended whole (small_cbor); the
+//     bytes are the same as the general way's.
 //   - Recursion follows the tree's depth, as nlohmann's own writers do; a tree is built by
 //     the program (decoded trees are bounded by limits::max_depth).
 #include "sluice/internal/aemp/framing.hpp"
 
 #include <charconv>
+#include <cstring>
 
 namespace sluice::mp::aemp {
 namespace {
@@ -26,22 +30,94 @@ namespace {
 using json = nlohmann::json;
 
 // A CBOR head: major type `major` (0-7) with argument n, shortest form (RFC 8949, 3).
-void cbor_head(unsigned major, std::uint64_t n, std::string& out) {
+// A CBOR head (RFC 8949, 3) in its shortest form into b (9 bytes at most); its length.
+std::size_t cbor_head_bytes(unsigned major, std::uint64_t n, char* b) {
   const auto m = static_cast<unsigned char>(major << 5);
-  char b[9];
-  std::size_t len;
   if (n < 24) {
     b[0] = static_cast<char>(m | n);
-    len = 1;
-  } else {
-    const int bytes = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffff ? 4 : 8;
-    const unsigned ai = bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27;
-    b[0] = static_cast<char>(m | ai);
-    for (int i = 0; i < bytes; ++i) b[1 + i] = static_cast<char>((n >> (8 * (bytes - 1 - i))) & 0xff);
-    len = 1 + static_cast<std::size_t>(bytes);
+    return 1;
   }
-  out.append(b, len);
+  const int bytes = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffff ? 4 : 8;
+  const unsigned ai = bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27;
+  b[0] = static_cast<char>(m | ai);
+  for (int i = 0; i < bytes; ++i) b[1 + i] = static_cast<char>((n >> (8 * (bytes - 1 - i))) & 0xff);
+  return 1 + static_cast<std::size_t>(bytes);
 }
+
+void cbor_head(unsigned major, std::uint64_t n, std::string& out) {
+  char b[9];
+  out.append(b, cbor_head_bytes(major, n, b));
+}
+
+// A small message's CBOR, written with plain stores into a buffer on the stack and appended
+// to the outbox in one call (each std::string::append of a head or a short string is a call
+// and a capacity check: ~12% of a sending node's time for ["tag", i], perf). It takes what
+// cbor_value writes itself (no floats or binary values, which go to nlohmann) up to
+// kMaxDepth deep; `ok` turns false when something does not fit or is not taken, and the
+// caller then encodes the message the general way. The bytes are cbor_value's.
+class small_cbor {
+ public:
+  static constexpr int kMaxDepth = 8;
+  bool ok() const { return ok_; }
+  std::string_view bytes() const { return {b_, n_}; }
+  void head(unsigned major, std::uint64_t n) {
+    if (sizeof b_ - n_ < 9) {
+      ok_ = false;
+      return;
+    }
+    n_ += cbor_head_bytes(major, n, b_ + n_);
+  }
+  void string(std::string_view s) {
+    head(3, s.size());
+    if (!ok_ || s.size() > sizeof b_ - n_) {
+      ok_ = false;
+      return;
+    }
+    std::memcpy(b_ + n_, s.data(), s.size());
+    n_ += s.size();
+  }
+  void value(const json& v, int depth) {
+    if (!ok_) return;
+    switch (v.type()) {
+      case json::value_t::null: return byte(0xf6);
+      case json::value_t::boolean: return byte(v.get<bool>() ? 0xf5 : 0xf4);
+      case json::value_t::number_unsigned: return head(0, v.get<std::uint64_t>());
+      case json::value_t::number_integer: {
+        const std::int64_t n = v.get<std::int64_t>();
+        if (n >= 0) return head(0, static_cast<std::uint64_t>(n));
+        return head(1, static_cast<std::uint64_t>(-(n + 1)));  // -1 - n, without overflow
+      }
+      case json::value_t::string: return string(v.get_ref<const std::string&>());
+      case json::value_t::array:
+        if (depth == 0) break;
+        head(4, v.size());
+        for (const auto& x : v) value(x, depth - 1);
+        return;
+      case json::value_t::object:
+        if (depth == 0) break;
+        head(5, v.size());
+        for (const auto& [k, x] : v.get_ref<const json::object_t&>()) {
+          string(k);
+          value(x, depth - 1);
+        }
+        return;
+      default: break;  // floats, binary, discarded: nlohmann's forms, the general way
+    }
+    ok_ = false;
+  }
+
+ private:
+  void byte(unsigned char c) {
+    if (n_ == sizeof b_) {
+      ok_ = false;
+      return;
+    }
+    b_[n_++] = static_cast<char>(c);
+  }
+  char b_[256];
+  std::size_t n_ = 0;
+  bool ok_ = true;
+};
 
 void cbor_string(std::string_view s, std::string& out) {
   cbor_head(3, s.size(), out);
@@ -160,6 +236,12 @@ void json_value(const json& v, std::string& out) {
 
 void encode(framing f, const nlohmann::json& message, std::string& out) {
   if (f == framing::json) return json_value(message, out);
+  small_cbor w;
+  w.value(message, small_cbor::kMaxDepth);
+  if (w.ok()) {
+    out.append(w.bytes());
+    return;
+  }
   cbor_value(message, out);
 }
 
@@ -178,6 +260,18 @@ void encode_prefixed(framing f, const std::string& head, const nlohmann::json& a
       json_value(args, out);
     }
     out.push_back(']');
+    return;
+  }
+  small_cbor w;
+  w.head(4, 1 + (many ? args.size() : 1));
+  w.string(head);
+  if (many) {
+    for (const auto& a : args) w.value(a, small_cbor::kMaxDepth);
+  } else {
+    w.value(args, small_cbor::kMaxDepth);
+  }
+  if (w.ok()) {
+    out.append(w.bytes());
     return;
   }
   cbor_head(4, 1 + (many ? args.size() : 1), out);  // an array of definite length
