@@ -375,12 +375,15 @@ void connection::flush() {
 void connection::end(const std::string& why) {
   if (ended_) return;
   ended_ = true;
+  byte_queue dropped;  // what was queued goes now (freed below, outside the lock), not when
+                       // the last holder lets go of the connection (a thread's send cache)
   {
     std::lock_guard g(out_m_);
     direct_ = false;  // no write-through from here on: the descriptor is about to close
     // Nothing is queued from here on either: node::send's lock-free path, which may still
     // hold this connection, sees it stopped and takes node::m_ (see node::send).
     overflowed_ = true;
+    dropped.swap(outbox_);
   }
   boost::system::error_code ignored;
   timer_.cancel();
