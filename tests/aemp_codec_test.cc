@@ -529,7 +529,12 @@ TEST(AempCodec, APrefixedMessageEncodesAsTheWholeArray) {
   nlohmann::json many = nlohmann::json::array();
   for (int i = 0; i < 300; ++i) many.push_back(i);
   more.push_back(many);
-  for (const std::string& head : {std::string("p"), std::string(""), std::string(30, 'n'), std::string(300, 'q')}) {
+  // Around the encoder's 256-byte stack buffer and its depth of 8 (small_cbor).
+  for (std::size_t n = 236; n <= 258; n += 2) more.push_back(nlohmann::json::array({"tag", std::string(n, 'f'), 7}));
+  nlohmann::json deep = 1;
+  for (int d = 0; d < 10; ++d) more.push_back(deep = nlohmann::json::array({deep}));
+  for (const std::string& head : {std::string("p"), std::string(""), std::string(30, 'n'), std::string(250, 'h'),
+                                  std::string(253, 'h'), std::string(300, 'q')}) {
     for (const auto& args : more) {
       nlohmann::json whole = nlohmann::json::array({head});
       if (args.is_array()) {

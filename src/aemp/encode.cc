@@ -29,8 +29,8 @@ namespace {
 
 using json = nlohmann::json;
 
-// A CBOR head: major type `major` (0-7) with argument n, shortest form (RFC 8949, 3).
-// A CBOR head (RFC 8949, 3) in its shortest form into b (9 bytes at most); its length.
+// A CBOR head: major type `major` (0-7) with argument n, in its shortest form (RFC 8949, 3),
+// into b (9 bytes at most); its length.
 std::size_t cbor_head_bytes(unsigned major, std::uint64_t n, char* b) {
   const auto m = static_cast<unsigned char>(major << 5);
   if (n < 24) {
@@ -91,12 +91,16 @@ class small_cbor {
       case json::value_t::array:
         if (depth == 0) break;
         head(4, v.size());
-        for (const auto& x : v) value(x, depth - 1);
+        for (const auto& x : v) {
+          if (!ok_) return;  // the general way takes it: no need to look at the rest
+          value(x, depth - 1);
+        }
         return;
       case json::value_t::object:
         if (depth == 0) break;
         head(5, v.size());
         for (const auto& [k, x] : v.get_ref<const json::object_t&>()) {
+          if (!ok_) return;
           string(k);
           value(x, depth - 1);
         }
@@ -266,7 +270,10 @@ void encode_prefixed(framing f, const std::string& head, const nlohmann::json& a
   w.head(4, 1 + (many ? args.size() : 1));
   w.string(head);
   if (many) {
-    for (const auto& a : args) w.value(a, small_cbor::kMaxDepth);
+    for (const auto& a : args) {
+      if (!w.ok()) break;
+      w.value(a, small_cbor::kMaxDepth);
+    }
   } else {
     w.value(args, small_cbor::kMaxDepth);
   }

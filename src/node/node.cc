@@ -407,7 +407,7 @@ namespace {
 // Held by shared_ptr, so it stays valid however long the thread keeps it; a connection that
 // stopped sending (connection::end sets that under out_m_ before node::connection_ended
 // takes m_ to drop it) refuses the message and the thread takes m_ instead. The node lives
-// until the process exits (configure), so `owner` only tells nodes of different tests apart.
+// until the process exits (configure), and there is one per process (`owner` only checks that).
 struct send_cache {
   const void* owner = nullptr;
   std::string nodeid;
@@ -451,9 +451,14 @@ void node::send(const port_id& p, message msg) {
   if (queued) {
     detail::dispose(msg);
     if (wake != connection::queued::done) kick->after(wake);
-    last.owner = this;
-    last.nodeid = p.node();
-    last.conn = std::move(kick);
+    try {  // the message went: a cache that cannot be filled (bad_alloc) stays empty instead
+      last.conn.reset();
+      last.owner = this;
+      last.nodeid = p.node();
+      last.conn = std::move(kick);
+    } catch (...) {
+      last.conn.reset();
+    }
     return;
   }
   message wire = message::array({p.name()});

@@ -154,7 +154,7 @@ class connection : public std::enable_shared_from_this<connection> {
   byte_queue outbox_;
   bool writing_ = false;
   bool kicked_ = false;                 // after() posted a flush that has not yet run: no second post
-  bool overflowed_ = false;             // set by an overflow, stop_sending() or end(): nothing more is sent
+  bool overflowed_ = false;             // set by an overflow, stop_sending() or end(): nothing more is queued
   bool direct_ = false;                 // up, plain TCP, not ended: send() may write the socket itself
   std::chrono::steady_clock::time_point last_send_;  // the last send() that found the outbox idle, or flush
   byte_queue inflight_;                 // io thread only: the bytes being written
