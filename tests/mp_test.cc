@@ -106,6 +106,53 @@ TEST(Ports, TagHandlerGetsMessageWithoutTagAndCanBeUnregistered) {
   EXPECT_EQ(reason[0], "die");
 }
 
+// Small messages travel packed and are unpacked over the one before (src/mp/packed.hpp): a
+// handler sees each exactly as sent, value types included, whatever shape came before it,
+// through the default handler and through tag handlers alike.
+TEST(Ports, SmallAndLargeMessagesArriveExactlyWithTheirValueTypes) {
+  const std::vector<message> sent = {
+      {"n", 1},
+      {"n", -1},
+      {"n", 1u},
+      {"n", 1.0},
+      message::array({"n", std::string(200, 'x')}),  // too big to pack: a tree
+      {"n", "short"},
+      message::array(),
+      message::object({{"k", {1, 2u, -3, 4.5}}}),
+      message::array({"n", message::array({nullptr, true, false})}),
+      message::array({"t", 7, "tagged"}),
+      message::array({"n", std::uint64_t{1} << 63}),
+      message::binary({1, 2}),
+      message::array({"t", std::string(100, 'y')}),
+      message::array({"t"}),
+      "just a string",
+  };
+  channel<message> got(sluice::unbounded);
+  port_id p = port([got](const message& m) mutable { got.send(m); });
+  rcv(p, "t", [got](const message& rest) mutable { got.send(message::array({"via t", rest})); });
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& m : sent) snd(p, m);
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& m : sent) {
+      auto r = got.recv_for(5s);
+      ASSERT_TRUE(r);
+      message want = m;
+      if (m.is_array() && !m.empty() && m[0] == "t") {
+        message rest = m;
+        rest.erase(rest.begin());
+        want = message::array({"via t", rest});
+      }
+      EXPECT_EQ(*r, want);
+      EXPECT_EQ(r->dump(), want.dump()) << "the same value types (1, 1u and 1.0 print alike, so also:)";
+      if (m.is_array() && m.size() == 2 && m[1].is_number()) {
+        EXPECT_EQ((*r)[1].type(), m[1].type()) << m.dump();
+      }
+    }
+  }
+  kil(p);
+}
+
 // A handler, and what it captured, is destroyed outside the port's lock: a captured object
 // whose destructor calls rcv on the same port must not deadlock, whether the last reference
 // goes in rcv (replaced), in the worker (its copy refreshed) or in kil.

@@ -39,6 +39,7 @@
 #include "sluice/channel.hpp"
 #include "sluice/internal/dispose.hpp"
 #include "sluice/mp.hpp"
+#include "packed.hpp"
 
 namespace sluice::mp::detail {
 
@@ -77,9 +78,10 @@ struct encoded_message {
   }
 };
 
-// A unit of work for a port: a message to dispatch (decoded or still encoded), or a function
-// to run as the port (spawn's init, psub bodies).
-using task = std::variant<message, std::function<void()>, encoded_message>;
+// A unit of work for a port: a message to dispatch (decoded, packed by this node's snd, or
+// still in another node's encoding), or a function to run as the port (spawn's init, psub
+// bodies).
+using task = std::variant<message, std::function<void()>, encoded_message, packed_message>;
 
 struct mailbox_state;
 
@@ -170,6 +172,9 @@ void push_task(port_state& ps, task t);  // into a scheduled port's inbox (its b
 port_state* cached(const port_id& p);        // find, through a per-thread cache (which keeps the state alive)
 port_state* cached_named(const port_id& p);  // likewise, for a named port
 void post(std::function<void()> f);  // run f once on a worker (monitor callbacks)
+// Whether a message pushed to ps now would most likely be dispatched by this thread (a
+// worker whose schedule(ps) would make ps its runnext). A racy hint.
+bool likely_runs_here(const port_state& ps);
 void run_port(const std::shared_ptr<port_state>& ps);  // a worker's turn at a port
 
 // Death.
