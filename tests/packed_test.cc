@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -106,4 +107,50 @@ TEST(Packed, TakesExactlyWhatFitsAndNothingElse) {
   // Nesting: max_depth containers around a number fit, one more does not.
   expect_same(packed_round_trip(nest(packed_message::max_depth)), nest(packed_message::max_depth));
   EXPECT_FALSE(pack(nest(packed_message::max_depth + 1), p));
+}
+
+// Random small trees, each unpacked over the one before (as a worker does): exact every time,
+// and pack refuses only what is too big, too deep or binary.
+TEST(Packed, RandomTreesUnpackedOverTheOneBefore) {
+  std::uint64_t seed = 0x9e3779b97f4a7c15u;
+  auto next = [&seed](std::uint64_t n) {  // splitmix64
+    seed += 0x9e3779b97f4a7c15u;
+    std::uint64_t z = seed;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return (z ^ (z >> 31)) % n;
+  };
+  std::function<json(int)> tree = [&](int depth) -> json {
+    switch (next(depth > 0 ? 9 : 7)) {
+      case 0: return nullptr;
+      case 1: return next(2) == 1;
+      case 2: return static_cast<std::int64_t>(next(1ull << 63)) - static_cast<std::int64_t>(next(1ull << 62)) * 2;
+      case 3: return next(~0ull);
+      case 4: return static_cast<double>(next(1000)) / 7.0;
+      case 5: return static_cast<std::int64_t>(next(300)) - 150;
+      case 6: return std::string(next(12), static_cast<char>('a' + next(26)));
+      case 7: {
+        json a = json::array();
+        for (auto n = next(5); n > 0; --n) a.push_back(tree(depth - 1));
+        return a;
+      }
+      default: {
+        json o = json::object();
+        for (auto n = next(4); n > 0; --n) o[std::string(1 + next(3), static_cast<char>('k' + next(3)))] = tree(depth - 1);
+        return o;
+      }
+    }
+  };
+  json over;
+  int packed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const json m = tree(static_cast<int>(next(packed_message::max_depth + 2)));
+    packed_message p;
+    if (!pack(m, p)) continue;
+    ++packed;
+    unpack(p, over);
+    expect_same(over, m, m.dump());
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_GT(packed, 5000) << "most small trees fit";
 }

@@ -14,15 +14,17 @@
 //   - What is rare or subtle goes to nlohmann per value: floating-point numbers (its compact
 //     float and shortest round-trip text), binary values (subtypes), strings that are not
 //     valid UTF-8 (its U+FFFD replacement).
-//   - A CBOR message that fits 256 bytes, nested at most 8 deep, without floats or binary
-//     values, is written into a buffer on the stack and appended whole (small_cbor); the
-//     bytes are the same as the general way's.
+//   - One CBOR writer (cbor_write) with two outputs: a message that fits 256 bytes, nested
+//     at most 8 deep, without floats or binary values, goes into a buffer on the stack and
+//     is appended whole (small_out); any other is appended as it is written (string_out).
+//     The bytes are the same either way.
 //   - Recursion follows the tree's depth, as nlohmann's own writers do; a tree is built by
 //     the program (decoded trees are bounded by limits::max_depth).
 #include "sluice/internal/aemp/framing.hpp"
 
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 namespace sluice::mp::aemp {
 namespace {
@@ -44,114 +46,105 @@ std::size_t cbor_head_bytes(unsigned major, std::uint64_t n, char* b) {
   return 1 + static_cast<std::size_t>(bytes);
 }
 
-void cbor_head(unsigned major, std::uint64_t n, std::string& out) {
-  char b[9];
-  out.append(b, cbor_head_bytes(major, n, b));
-}
+// The two outputs of cbor_write. Each takes a byte, a head, a text string, and `other`: a
+// value that cbor_write does not write itself (floats, binary values, discarded values, and
+// anything deeper than the output's max_depth); ok() is false once the output gave up.
 
-// A small message's CBOR, written with plain stores into a buffer on the stack and appended
-// to the outbox in one call (each std::string::append of a head or a short string is a call
-// and a capacity check: ~12% of a sending node's time for ["tag", i], perf). It takes what
-// cbor_value writes itself (no floats or binary values, which go to nlohmann) up to
-// kMaxDepth deep; `ok` turns false when something does not fit or is not taken, and the
-// caller then encodes the message the general way. The bytes are cbor_value's.
-class small_cbor {
+// The general way: appended to the outbox, with nlohmann's bytes for `other`.
+struct string_out {
+  static constexpr int max_depth = std::numeric_limits<int>::max();  // the tree's own depth
+  std::string& s;
+  bool ok() const { return true; }
+  void byte(unsigned char c) { s.push_back(static_cast<char>(c)); }
+  void head(unsigned major, std::uint64_t n) {
+    char b[9];
+    s.append(b, cbor_head_bytes(major, n, b));
+  }
+  void string(std::string_view v) {
+    head(3, v.size());
+    s.append(v);
+  }
+  void other(const json& v) { json::to_cbor(v, s); }
+};
+
+// A small message, written with plain stores into a buffer on the stack and appended to the
+// outbox in one call (each std::string::append of a head or a short string is a call and a
+// capacity check: ~12% of a sending node's time for ["tag", i], perf). It gives up on what
+// does not fit and on `other`; the caller then writes the message the general way.
+class small_out {
  public:
-  static constexpr int kMaxDepth = 8;
+  static constexpr int max_depth = 8;
   bool ok() const { return ok_; }
   std::string_view bytes() const { return {b_, n_}; }
+  void byte(unsigned char c) {
+    if (n_ == sizeof b_) return fail();
+    b_[n_++] = static_cast<char>(c);
+  }
   void head(unsigned major, std::uint64_t n) {
-    if (sizeof b_ - n_ < 9) {
-      ok_ = false;
-      return;
-    }
+    if (sizeof b_ - n_ < 9) return fail();
     n_ += cbor_head_bytes(major, n, b_ + n_);
   }
   void string(std::string_view s) {
     head(3, s.size());
-    if (!ok_ || s.size() > sizeof b_ - n_) {
-      ok_ = false;
-      return;
-    }
+    if (!ok_ || s.size() > sizeof b_ - n_) return fail();
     std::memcpy(b_ + n_, s.data(), s.size());
     n_ += s.size();
   }
-  void value(const json& v, int depth) {
-    if (!ok_) return;
-    switch (v.type()) {
-      case json::value_t::null: return byte(0xf6);
-      case json::value_t::boolean: return byte(v.get<bool>() ? 0xf5 : 0xf4);
-      case json::value_t::number_unsigned: return head(0, v.get<std::uint64_t>());
-      case json::value_t::number_integer: {
-        const std::int64_t n = v.get<std::int64_t>();
-        if (n >= 0) return head(0, static_cast<std::uint64_t>(n));
-        return head(1, static_cast<std::uint64_t>(-(n + 1)));  // -1 - n, without overflow
-      }
-      case json::value_t::string: return string(v.get_ref<const std::string&>());
-      case json::value_t::array:
-        if (depth == 0) break;
-        head(4, v.size());
-        for (const auto& x : v) {
-          if (!ok_) return;  // the general way takes it: no need to look at the rest
-          value(x, depth - 1);
-        }
-        return;
-      case json::value_t::object:
-        if (depth == 0) break;
-        head(5, v.size());
-        for (const auto& [k, x] : v.get_ref<const json::object_t&>()) {
-          if (!ok_) return;
-          string(k);
-          value(x, depth - 1);
-        }
-        return;
-      default: break;  // floats, binary, discarded: nlohmann's forms, the general way
-    }
-    ok_ = false;
-  }
+  void other(const json&) { fail(); }
 
  private:
-  void byte(unsigned char c) {
-    if (n_ == sizeof b_) {
-      ok_ = false;
-      return;
-    }
-    b_[n_++] = static_cast<char>(c);
-  }
+  void fail() { ok_ = false; }
   char b_[256];
   std::size_t n_ = 0;
   bool ok_ = true;
 };
 
-void cbor_string(std::string_view s, std::string& out) {
-  cbor_head(3, s.size(), out);
-  out.append(s);
-}
-
-void cbor_value(const json& v, std::string& out) {
+// v's CBOR into out, at most `depth` containers deep (deeper ones go to out.other). Stops
+// early once out gave up: the rest would be written the general way anyway.
+template <class Out>
+void cbor_write(const json& v, Out& out, int depth) {
   switch (v.type()) {
-    case json::value_t::null: out.push_back(static_cast<char>(0xf6)); return;
-    case json::value_t::boolean: out.push_back(static_cast<char>(v.get<bool>() ? 0xf5 : 0xf4)); return;
-    case json::value_t::number_unsigned: cbor_head(0, v.get<std::uint64_t>(), out); return;
+    case json::value_t::null: return out.byte(0xf6);
+    case json::value_t::boolean: return out.byte(v.get<bool>() ? 0xf5 : 0xf4);
+    case json::value_t::number_unsigned: return out.head(0, v.get<std::uint64_t>());
     case json::value_t::number_integer: {
       const std::int64_t n = v.get<std::int64_t>();
-      if (n >= 0) return cbor_head(0, static_cast<std::uint64_t>(n), out);
-      return cbor_head(1, static_cast<std::uint64_t>(-(n + 1)), out);  // -1 - n, without overflow
+      if (n >= 0) return out.head(0, static_cast<std::uint64_t>(n));
+      return out.head(1, static_cast<std::uint64_t>(-(n + 1)));  // -1 - n, without overflow
     }
-    case json::value_t::string: return cbor_string(v.get_ref<const std::string&>(), out);
+    case json::value_t::string: return out.string(v.get_ref<const std::string&>());
     case json::value_t::array:
-      cbor_head(4, v.size(), out);
-      for (const auto& x : v) cbor_value(x, out);
-      return;
-    case json::value_t::object:
-      cbor_head(5, v.size(), out);
-      for (const auto& [k, x] : v.get_ref<const json::object_t&>()) {
-        cbor_string(k, out);
-        cbor_value(x, out);
+      if (depth == 0) return out.other(v);
+      out.head(4, v.size());
+      for (const auto& x : v) {
+        if (!out.ok()) return;
+        cbor_write(x, out, depth - 1);
       }
       return;
-    default: json::to_cbor(v, out); return;  // floats, binary, discarded: nlohmann's forms
+    case json::value_t::object:
+      if (depth == 0) return out.other(v);
+      out.head(5, v.size());
+      for (const auto& [k, x] : v.get_ref<const json::object_t&>()) {
+        if (!out.ok()) return;
+        out.string(k);
+        cbor_write(x, out, depth - 1);
+      }
+      return;
+    default: return out.other(v);  // floats, binary, discarded: nlohmann's forms
   }
+}
+
+// What write(output, depth) writes, into the stack buffer if it takes it, else the general way.
+template <class Write>
+void cbor_small_first(std::string& out, const Write& write) {
+  small_out small;
+  write(small, small_out::max_depth);
+  if (small.ok()) {
+    out.append(small.bytes());
+    return;
+  }
+  string_out general{out};
+  write(general, string_out::max_depth);
 }
 
 // nlohmann's serializer, for the values it handles best (see the Invariants).
@@ -240,13 +233,7 @@ void json_value(const json& v, std::string& out) {
 
 void encode(framing f, const nlohmann::json& message, std::string& out) {
   if (f == framing::json) return json_value(message, out);
-  small_cbor w;
-  w.value(message, small_cbor::kMaxDepth);
-  if (w.ok()) {
-    out.append(w.bytes());
-    return;
-  }
-  cbor_value(message, out);
+  cbor_small_first(out, [&](auto& o, int depth) { cbor_write(message, o, depth); });
 }
 
 void encode_prefixed(framing f, const std::string& head, const nlohmann::json& args, std::string& out) {
@@ -266,28 +253,15 @@ void encode_prefixed(framing f, const std::string& head, const nlohmann::json& a
     out.push_back(']');
     return;
   }
-  small_cbor w;
-  w.head(4, 1 + (many ? args.size() : 1));
-  w.string(head);
-  if (many) {
+  cbor_small_first(out, [&](auto& o, int depth) {
+    o.head(4, 1 + (many ? args.size() : 1));  // an array of definite length
+    o.string(head);
+    if (!many) return cbor_write(args, o, depth);
     for (const auto& a : args) {
-      if (!w.ok()) break;
-      w.value(a, small_cbor::kMaxDepth);
+      if (!o.ok()) return;
+      cbor_write(a, o, depth);
     }
-  } else {
-    w.value(args, small_cbor::kMaxDepth);
-  }
-  if (w.ok()) {
-    out.append(w.bytes());
-    return;
-  }
-  cbor_head(4, 1 + (many ? args.size() : 1), out);  // an array of definite length
-  cbor_string(head, out);
-  if (many) {
-    for (const auto& a : args) cbor_value(a, out);
-  } else {
-    cbor_value(args, out);
-  }
+  });
 }
 
 }  // namespace sluice::mp::aemp

@@ -82,6 +82,7 @@ struct encoded_message {
 // still in another node's encoding), or a function to run as the port (spawn's init, psub
 // bodies).
 using task = std::variant<message, std::function<void()>, encoded_message, packed_message>;
+static_assert(sizeof(packed_message) <= sizeof(encoded_message), "a packed task needs no bigger inbox slot");
 
 struct mailbox_state;
 

@@ -254,7 +254,7 @@ connection::queued connection::queue(const message& wire) {
 }
 
 connection::queued connection::queue(const std::string& head, const message& args) {
-  return queue_with([&](std::string& out) { aemp::encode_prefixed(send_f_, head, args, out); });
+  return queue_if_sending(head, args).value_or(queued::done);  // stopped: dropped with the connection
 }
 
 std::optional<connection::queued> connection::queue_if_sending(const std::string& head, const message& args) {

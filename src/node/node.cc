@@ -407,9 +407,9 @@ namespace {
 // Held by shared_ptr, so it stays valid however long the thread keeps it; a connection that
 // stopped sending (connection::end sets that under out_m_ before node::connection_ended
 // takes m_ to drop it) refuses the message and the thread takes m_ instead. The node lives
-// until the process exits (configure), and there is one per process (`owner` only checks that).
+// until the process exits, and there is one per process (configure throws on a second
+// call), so a filled cache is always this node's.
 struct send_cache {
-  const void* owner = nullptr;
   std::string nodeid;
   std::shared_ptr<connection> conn;
 };
@@ -428,7 +428,7 @@ thread_local send_cache last_sent;
 // their order: they all go to the one connection of the peer, in program order.
 void node::send(const port_id& p, message msg) {
   send_cache& last = last_sent;
-  if (last.conn && last.owner == this && last.nodeid == p.node()) {
+  if (last.conn && last.nodeid == p.node()) {
     if (auto wake = last.conn->queue_if_sending(p.name(), msg)) {
       detail::dispose(msg);
       if (*wake != connection::queued::done) last.conn->after(*wake);
@@ -453,7 +453,6 @@ void node::send(const port_id& p, message msg) {
     if (wake != connection::queued::done) kick->after(wake);
     try {  // the message went: a cache that cannot be filled (bad_alloc) stays empty instead
       last.conn.reset();
-      last.owner = this;
       last.nodeid = p.node();
       last.conn = std::move(kick);
     } catch (...) {
