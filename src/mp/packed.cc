@@ -34,32 +34,44 @@ enum tag : unsigned char {
 
 class writer {
  public:
-  explicit writer(packed_message& p) : p_(p) {}
+  explicit writer(packed_message& p) : begin_(p.bytes), at_(p.bytes), end_(p.bytes + packed_message::capacity) {}
 
   bool byte(unsigned char b) noexcept {
-    if (at_ == packed_message::capacity) return false;
-    p_.bytes[at_++] = b;
+    if (at_ == end_) return false;
+    *at_++ = b;
     return true;
   }
   bool raw(const void* src, std::size_t n) noexcept {
-    if (n > packed_message::capacity - at_) return false;
-    std::memcpy(p_.bytes + at_, src, n);
+    if (n > static_cast<std::size_t>(end_ - at_)) return false;
+    std::memcpy(at_, src, n);
     at_ += n;
     return true;
   }
   template <class T>
-  bool number(unsigned char t, T v) noexcept {
-    return byte(t) && raw(&v, sizeof v);
+  bool number(unsigned char t, T v) noexcept {  // the tag and the number, one bounds check
+    if (sizeof v + 1 > static_cast<std::size_t>(end_ - at_)) return false;
+    *at_ = t;
+    std::memcpy(at_ + 1, &v, sizeof v);
+    at_ += 1 + sizeof v;
+    return true;
   }
-  bool counted(const std::string& s) noexcept {  // a length byte, then the bytes
+  bool counted(unsigned char t, std::size_t n) noexcept {  // a tag and a count or length byte
+    if (n > packed_message::capacity || 2 > end_ - at_) return false;
+    at_[0] = t;
+    at_[1] = static_cast<unsigned char>(n);
+    at_ += 2;
+    return true;
+  }
+  bool text(const std::string& s) noexcept {  // a length byte, then the bytes
     return s.size() <= packed_message::capacity && byte(static_cast<unsigned char>(s.size())) &&
            raw(s.data(), s.size());
   }
-  void finish() noexcept { p_.size = static_cast<std::uint8_t>(at_); }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(at_ - begin_); }
 
  private:
-  packed_message& p_;
-  std::size_t at_ = 0;
+  unsigned char* begin_;
+  unsigned char* at_;
+  unsigned char* end_;
 };
 
 bool pack_integer(std::int64_t v, writer& w) noexcept {
@@ -81,30 +93,30 @@ bool pack_value(const json& v, writer& w, int depth) noexcept {
     case json::value_t::null:
       return w.byte(t_null);
     case json::value_t::boolean:
-      return w.byte(v.get<bool>() ? t_true : t_false);
+      return w.byte(*v.get_ptr<const json::boolean_t*>() ? t_true : t_false);
     case json::value_t::number_integer:
-      return pack_integer(v.get<std::int64_t>(), w);
+      return pack_integer(*v.get_ptr<const json::number_integer_t*>(), w);
     case json::value_t::number_unsigned:
-      return pack_unsigned(v.get<std::uint64_t>(), w);
+      return pack_unsigned(*v.get_ptr<const json::number_unsigned_t*>(), w);
     case json::value_t::number_float:
-      return w.number(t_float, v.get<double>());
-    case json::value_t::string:
-      return w.byte(t_string) && w.counted(v.get_ref<const std::string&>());
+      return w.number(t_float, *v.get_ptr<const json::number_float_t*>());
+    case json::value_t::string: {
+      const auto& s = *v.get_ptr<const json::string_t*>();
+      return w.counted(t_string, s.size()) && w.raw(s.data(), s.size());
+    }
     case json::value_t::array: {
-      const auto& a = v.get_ref<const json::array_t&>();
-      if (depth == 0 || a.size() > packed_message::capacity) return false;
-      if (!w.byte(t_array) || !w.byte(static_cast<unsigned char>(a.size()))) return false;
+      const auto& a = *v.get_ptr<const json::array_t*>();
+      if (depth == 0 || !w.counted(t_array, a.size())) return false;
       for (const auto& x : a) {
         if (!pack_value(x, w, depth - 1)) return false;
       }
       return true;
     }
     case json::value_t::object: {
-      const auto& o = v.get_ref<const json::object_t&>();
-      if (depth == 0 || o.size() > packed_message::capacity) return false;
-      if (!w.byte(t_object) || !w.byte(static_cast<unsigned char>(o.size()))) return false;
+      const auto& o = *v.get_ptr<const json::object_t*>();
+      if (depth == 0 || !w.counted(t_object, o.size())) return false;
       for (const auto& [key, x] : o) {
-        if (!w.counted(key) || !pack_value(x, w, depth - 1)) return false;
+        if (!w.text(key) || !pack_value(x, w, depth - 1)) return false;
       }
       return true;
     }
@@ -202,7 +214,7 @@ void unpack_value(reader& r, json& out) {
 bool pack(const json& m, packed_message& out) noexcept {
   writer w(out);
   if (!pack_value(m, w, packed_message::max_depth)) return false;
-  w.finish();
+  out.size = static_cast<std::uint8_t>(w.size());
   return true;
 }
 
