@@ -2,9 +2,9 @@
 //
 // snd to a scheduled port of this node packs a message that fits in packed_message::capacity
 // bytes into the inbox task itself, and the worker that runs the port unpacks it over the
-// message it dispatched before (run_port). Each side then allocates and frees on its own
-// thread: the sender frees its argument in snd, the worker reuses one message for a whole
-// turn. Sent as a JSON tree, a message was allocated on one core and freed on the other,
+// message it unpacked before (run_packed: one message per worker thread, reused across
+// turns and ports). Each side then allocates and frees on its own thread: the sender frees
+// its argument in snd, the worker keeps reusing its message. Sent as a JSON tree, a message was allocated on one core and freed on the other,
 // two allocations each way that miss the cache, and the local path's time followed the
 // machine's cross-core latency (docs/decisions.md, "Ports: small messages travel packed").
 //

@@ -263,13 +263,15 @@ void snd(const port_id& p, message msg) {
   // tree here, on its own thread, and the port's worker unpacks it over the message it
   // unpacked before. One this thread will dispatch itself (a handler's message to a port that
   // becomes its runnext) goes as it is.
-  detail::task t(std::in_place_type<detail::packed_message>);
-  if (!detail::likely_runs_here(*ps) && detail::pack(msg, std::get<detail::packed_message>(t))) {
-    detail::dispose(msg);
-  } else {
-    t.emplace<message>(std::move(msg));
+  if (!detail::likely_runs_here(*ps)) {
+    detail::packed_message packed;  // not zeroed: pack writes what unpack reads
+    if (detail::pack(msg, packed)) {
+      detail::dispose(msg);
+      detail::push_task(*ps, detail::task(packed));
+      return;
+    }
   }
-  detail::push_task(*ps, std::move(t));
+  detail::push_task(*ps, detail::task(std::move(msg)));
 }
 
 namespace detail {
